@@ -1,0 +1,234 @@
+"""Input checks shared by every estimator, teacher and report.
+
+Each check raises an error that names who complains, which parameter, what was expected,
+what arrived and how to fix it. Checks run in ``fit``/``predict``, never in ``__init__``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .exceptions import InputError, InputTypeError, NotFittedError, ParameterError
+
+# Inputs beyond this magnitude overflow float32 arithmetic inside a network.
+MAX_ABS_FEATURE = 1e15
+
+
+def format_items(items: Iterable[Any], limit: int = 5) -> str:
+    """``['a', 'b', 'c']`` -> ``"'a', 'b', 'c'"``, cut short with "... and N more"."""
+    items = list(items)
+    shown = ", ".join(repr(item) for item in items[:limit])
+    if len(items) > limit:
+        shown += f" ... and {len(items) - limit} more"
+    return shown
+
+
+def did_you_mean(value: object, choices: Sequence[str]) -> str:
+    """A " Did you mean 'x'?" suffix when ``value`` is close to one of ``choices``."""
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_choice(value: object, name: str, owner: str, choices: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise a ParameterError."""
+    if value in choices:
+        return value
+    str_choices = [c for c in choices if isinstance(c, str)]
+    raise ParameterError(
+        f"The {name!r} parameter of {owner} must be one of {format_items(choices, 10)}. "
+        f"Got {value!r} instead.{did_you_mean(value, str_choices)}"
+    )
+
+
+def _interval(low: float | None, high: float | None, closed: str) -> str:
+    left = "[" if closed in ("both", "left") else "("
+    right = "]" if closed in ("both", "right") else ")"
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return f"{left}{lo}, {hi}{right}"
+
+
+def check_number(
+    value: object,
+    name: str,
+    owner: str,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    closed: str = "both",
+    allow_none: bool = False,
+) -> Any:
+    """Check a scalar hyperparameter: type, finiteness and interval.
+
+    ``closed`` is one of "both", "left", "right", "neither" and says which ends of
+    ``[low, high]`` are allowed. Returns the value as ``int`` or ``float``.
+    """
+    if value is None and allow_none:
+        return None
+    kind = "an int" if integer else "a float"
+    where = f" in the range {_interval(low, high, closed)}"
+    message = f"The {name!r} parameter of {owner} must be {kind}{where}"
+    if allow_none:
+        message += " or None"
+    is_number = isinstance(value, numbers.Integral if integer else numbers.Real)
+    if not is_number or isinstance(value, bool):
+        raise (InputTypeError if value is not None else ParameterError)(
+            f"{message}. Got {value!r} of type {type(value).__name__} instead."
+        )
+    number = int(value) if integer else float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ParameterError(f"{message}. Got {value!r} instead.")
+    below = low is not None and (number < low or (number == low and closed in ("right", "neither")))
+    above = high is not None and (
+        number > high or (number == high and closed in ("left", "neither"))
+    )
+    if below or above:
+        raise ParameterError(f"{message}. Got {value!r} instead.")
+    return number
+
+
+def check_temperature(value: object, owner: str, name: str = "temperature") -> float:
+    """A distillation temperature: a finite number > 0."""
+    return float(check_number(value, name, owner, low=0.0, closed="neither"))
+
+
+def check_weight(value: object, owner: str, name: str = "hard_label_weight") -> float:
+    """A mixing weight in [0, 1]."""
+    return float(check_number(value, name, owner, low=0.0, high=1.0))
+
+
+def _reject_non_numeric_columns(X: pd.DataFrame, owner: str) -> None:
+    if X.columns.duplicated().any():
+        dupes = X.columns[X.columns.duplicated()].unique().tolist()
+        raise InputError(
+            f"{owner} got a DataFrame X with duplicate column names: {format_items(dupes)}. "
+            "Rename the columns so that each feature has its own name."
+        )
+    bad = [
+        col
+        for col, dtype in X.dtypes.items()
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+    ]
+    if bad:
+        raise InputError(
+            f"{owner} needs numeric features, but X has non-numeric columns "
+            f"{format_items(bad)}. Encode them first, for example with "
+            "interpretable_kd.datasets.TabularPreprocessor (one-hot for categories)."
+        )
+
+
+def check_X(
+    estimator: Any,
+    X: Any,
+    *,
+    reset: bool,
+    y: Any = None,
+    owner: str | None = None,
+) -> Any:
+    """Validate X (and y, if given) for ``estimator`` and return float32 arrays.
+
+    Wraps scikit-learn's ``validate_data`` (which records or checks ``n_features_in_`` and
+    ``feature_names_in_``, with scikit-learn's standard messages) and adds checks for
+    non-numeric columns and values too large for float32 training.
+
+    Returns ``X`` of shape (n_samples, n_features), float32, or ``(X, y)`` when ``y`` is
+    given (``y`` as a 1-d array, unchanged in type).
+    """
+    owner = owner or type(estimator).__name__
+    if isinstance(X, pd.DataFrame):
+        _reject_non_numeric_columns(X, owner)
+    try:
+        if y is None:
+            X = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+        else:
+            X, y = validate_data(estimator, X, y, reset=reset, dtype=[np.float64, np.float32])
+    except ValueError as exc:
+        message = str(exc)
+        if "could not convert" in message or "Unable to convert" in message:
+            raise InputError(
+                f"{owner} needs numeric features, but X holds values that are not numbers "
+                f"({message}). Encode categorical columns first, for example with "
+                "interpretable_kd.datasets.TabularPreprocessor."
+            ) from exc
+        raise
+    _check_magnitude(X, owner)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    return X if y is None else (X, y)
+
+
+def _check_magnitude(X: np.ndarray, owner: str) -> None:
+    if X.size == 0:
+        return
+    largest = float(np.max(np.abs(X)))
+    if largest > MAX_ABS_FEATURE:
+        row, col = np.unravel_index(int(np.argmax(np.abs(X))), X.shape)
+        raise InputError(
+            f"{owner} got X with a value of magnitude {largest:.3g} (row {row}, column {col}); "
+            f"values beyond {MAX_ABS_FEATURE:.0e} overflow float32 training. Scale the features "
+            "first, for example with sklearn.preprocessing.StandardScaler."
+        )
+
+
+def check_fitted(estimator: Any, attributes: str | list[str] | None = None) -> None:
+    """Raise our NotFittedError (a scikit-learn NotFittedError) when not fitted."""
+    interrupted = getattr(estimator, "_fit_interrupted", False)
+    try:
+        check_is_fitted(estimator, attributes)
+    except Exception as exc:  # sklearn raises its own NotFittedError
+        name = type(estimator).__name__
+        why = " Its last call to fit was interrupted before it finished." if interrupted else ""
+        raise NotFittedError(
+            f"This {name} instance is not fitted yet.{why} Call 'fit' with appropriate "
+            "arguments before using this estimator."
+        ) from exc
+
+
+def check_labels_known(y: np.ndarray, classes: np.ndarray, owner: str) -> np.ndarray:
+    """Map labels ``y`` to indices into ``classes``; raise if a label is unknown.
+
+    Returns an int64 array of shape (n_samples,).
+    """
+    classes = np.asarray(classes)
+    y = np.asarray(y)
+    try:
+        unknown = np.setdiff1d(np.unique(y), classes)
+    except TypeError as exc:  # labels of mixed, uncomparable types
+        raise InputError(
+            f"{owner} got labels y whose type ({y.dtype}) does not match the classes "
+            f"{format_items(classes.tolist())}. Use the same label values as the teacher."
+        ) from exc
+    if unknown.size:
+        raise InputError(
+            f"{owner} got labels in y that the teacher does not know: "
+            f"{format_items(unknown.tolist())}. The teacher's classes are "
+            f"{format_items(classes.tolist(), 10)}. Relabel y, or pass y=None to distil "
+            "without labels."
+        )
+    sorter = np.argsort(classes)
+    return sorter[np.searchsorted(classes, y, sorter=sorter)].astype(np.int64)
+
+
+def check_classification_y(y: Any, owner: str) -> np.ndarray:
+    """Check that y has at least two classes (after scikit-learn's own target checks)."""
+    from sklearn.utils.multiclass import check_classification_targets
+
+    y = np.asarray(y)
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise InputError(
+            f"{owner} needs at least two classes in y to learn a classifier, but y has only "
+            f"one class: {format_items(classes.tolist())}. Add rows of the other classes."
+        )
+    return classes
