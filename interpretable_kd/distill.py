@@ -1,0 +1,262 @@
+"""Distillation: train a white-box student on a black-box teacher's softened outputs.
+
+    L = w * CE(y, p_S) + (1 - w) * T^2 * KL(p_T^(T) || p_S^(T))        (Hinton et al. 2015)
+
+then, optionally, a fine-tune on hard labels. No ground-truth labels are needed: with
+``y=None`` the student learns from the teacher alone. Augmentation adds synthetic rows
+labelled by the teacher (a transfer set, as in TREPAN and Bastani et al. 2017), which
+raises fidelity when the training data are few.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from ._validation import (
+    check_choice,
+    check_fitted,
+    check_labels_known,
+    check_number,
+    check_temperature,
+    check_weight,
+    check_X,
+)
+from .exceptions import InputError, InputTypeError, InterpretableKDWarning
+from .teachers import Teacher, as_teacher
+
+__all__ = ["DistilledClassifier", "augment_rows", "distill"]
+
+AUGMENT_METHODS = ("gaussian", "mixup", "both")
+
+
+class DistilledClassifier(ClassifierMixin, BaseEstimator):
+    """A student trained to imitate a teacher.
+
+    Args:
+        teacher: any model :func:`~interpretable_kd.as_teacher` accepts. Never retrained,
+            never mutated; cloning this estimator shares it rather than copying it.
+        student: an unfitted student (e.g. ``SoftDecisionTreeClassifier(depth=4)``); it is
+            cloned in ``fit``. A scikit-learn classifier without ``fit_distill`` (say a
+            ``DecisionTreeClassifier``) is fitted on the teacher's predicted labels: the
+            classic global surrogate.
+        temperature: T > 0 that softens the teacher's (and the student's) logits.
+        hard_label_weight: w in [0, 1], the weight of the cross-entropy on true labels.
+            Ignored when ``y`` is None.
+        finetune_epochs: epochs of training on hard labels after distillation (0: none).
+            Needs ``y``.
+        augment: None, "gaussian" (training rows plus Gaussian noise of ``noise_scale``
+            feature standard deviations), "mixup" (convex combinations of two training
+            rows) or "both".
+        n_augment: number of synthetic rows; default (None) as many as the training rows.
+        noise_scale: the Gaussian noise's scale, in feature standard deviations.
+        random_state: seeds augmentation and, when the student has no ``random_state`` of
+            its own, the student.
+
+    Attributes:
+        teacher_: the wrapped teacher.
+        student_: the fitted student.
+        classes_, n_features_in_, feature_names_in_: as in scikit-learn.
+        n_synthetic_: number of synthetic rows used.
+    """
+
+    def __init__(
+        self,
+        teacher: Any,
+        student: Any,
+        *,
+        temperature: float = 4.0,
+        hard_label_weight: float = 0.1,
+        finetune_epochs: int = 0,
+        augment: str | None = None,
+        n_augment: int | None = None,
+        noise_scale: float = 0.1,
+        random_state: Any = None,
+    ) -> None:
+        self.teacher = teacher
+        self.student = student
+        self.temperature = temperature
+        self.hard_label_weight = hard_label_weight
+        self.finetune_epochs = finetune_epochs
+        self.augment = augment
+        self.n_augment = n_augment
+        self.noise_scale = noise_scale
+        self.random_state = random_state
+
+    def __sklearn_clone__(self) -> DistilledClassifier:
+        """Clone everything except the teacher, which is shared: it is never modified, and
+        cloning a fitted scikit-learn teacher would erase what it learned."""
+        params = self.get_params(deep=False)
+        teacher = params.pop("teacher")
+        return type(self)(teacher, **{k: clone(v, safe=False) for k, v in params.items()})
+
+    def _check_params(self) -> dict[str, Any]:
+        owner = type(self).__name__
+        if not (hasattr(self.student, "fit") and hasattr(self.student, "predict_proba")):
+            raise InputTypeError(
+                f"The 'student' parameter of {owner} must be an unfitted classifier with fit "
+                f"and predict_proba, e.g. SoftDecisionTreeClassifier(depth=4). Got "
+                f"{type(self.student).__name__} instead."
+            )
+        return {
+            "temperature": check_temperature(self.temperature, owner),
+            "hard_label_weight": check_weight(self.hard_label_weight, owner),
+            "finetune_epochs": check_number(
+                self.finetune_epochs, "finetune_epochs", owner, integer=True, low=0
+            ),
+            "augment": check_choice(self.augment, "augment", owner, [None, *AUGMENT_METHODS]),
+            "n_augment": check_number(
+                self.n_augment, "n_augment", owner, integer=True, low=0, allow_none=True
+            ),
+            "noise_scale": check_number(self.noise_scale, "noise_scale", owner, low=0.0),
+        }
+
+    def fit(self, X: Any, y: Any = None) -> DistilledClassifier:
+        """Distil the teacher into a clone of the student.
+
+        Args:
+            X: array-like or DataFrame of shape (n_samples, n_features): the transfer set.
+                The teacher sees X as given (a DataFrame keeps its column names).
+            y: true labels of shape (n_samples,), in the teacher's label space, or None for
+                label-free distillation.
+        """
+        params = self._check_params()
+        owner = type(self).__name__
+        for name in ("student_", "teacher_", "classes_", "n_synthetic_"):
+            self.__dict__.pop(name, None)
+        teacher = as_teacher(self.teacher)
+        X_arr = check_X(self, X, reset=True)
+        y_index = self._label_indices(y, teacher, X_arr.shape[0], owner)
+        rng = np.random.default_rng(self._seed())
+        teacher_logits = teacher.logits(X)
+        X_train, y_train = X_arr, y_index
+        n_synthetic = 0
+        if params["augment"] is not None:
+            n_synthetic = X_arr.shape[0] if params["n_augment"] is None else params["n_augment"]
+            X_new = augment_rows(
+                X_arr, n_synthetic, params["augment"], rng, noise_scale=params["noise_scale"]
+            )
+            teacher_logits = np.vstack([teacher_logits, teacher.logits(self._frame(X_new))])
+            X_train = np.vstack([X_arr, X_new])
+            if y_train is not None:
+                y_train = np.concatenate([y_train, np.full(n_synthetic, -1)])
+        student = clone(self.student)
+        if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
+            student.set_params(random_state=int(rng.integers(np.iinfo(np.int32).max)))
+        if hasattr(student, "fit_distill"):
+            student.fit_distill(
+                self._frame(X_train),
+                teacher_logits,
+                y_train,
+                classes=teacher.classes_,
+                temperature=params["temperature"],
+                hard_label_weight=params["hard_label_weight"],
+            )
+        else:  # a plain classifier learns the teacher's labels: a global surrogate
+            student.fit(self._frame(X_train), teacher.classes_[teacher_logits.argmax(axis=1)])
+        if params["finetune_epochs"] > 0:
+            if y_index is None:
+                warnings.warn(
+                    f"{owner}: finetune_epochs={params['finetune_epochs']} needs labels y; "
+                    "no fine-tuning was done.",
+                    InterpretableKDWarning,
+                    stacklevel=2,
+                )
+            elif hasattr(student, "fine_tune"):
+                student.fine_tune(self._frame(X_arr), y_index, max_epochs=params["finetune_epochs"])
+        self.teacher_ = teacher
+        self.student_ = student
+        self.classes_ = np.asarray(teacher.classes_)
+        self.n_synthetic_ = n_synthetic
+        return self
+
+    def _label_indices(
+        self, y: Any, teacher: Teacher, n_samples: int, owner: str
+    ) -> np.ndarray | None:
+        if y is None:
+            return None
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != n_samples:
+            raise InputError(
+                f"{owner} needs y of shape ({n_samples},), one label per row of X; got "
+                f"shape {y.shape}."
+            )
+        return check_labels_known(y, teacher.classes_, owner)
+
+    def _seed(self) -> int:
+        from sklearn.utils import check_random_state
+
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _frame(self, X: np.ndarray) -> Any:
+        """X as the student and teacher expect it: a DataFrame when names are known."""
+        names = getattr(self, "feature_names_in_", None)
+        return pd.DataFrame(X, columns=names) if names is not None else X
+
+    def _student_input(self, X: Any) -> Any:
+        check_fitted(self, "student_")
+        return self._frame(check_X(self, X, reset=False))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The student's predicted labels, shape (n_samples,)."""
+        return self.student_.predict(self._student_input(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """The student's class probabilities, shape (n_samples, n_classes)."""
+        return self.student_.predict_proba(self._student_input(X))
+
+    def fidelity(self, X: Any) -> float:
+        """Share of rows of X where the student predicts the teacher's class."""
+        X_in = self._student_input(X)
+        return float(np.mean(self.student_.predict(X_in) == self.teacher_.predict(X)))
+
+
+def augment_rows(
+    X: np.ndarray,
+    n_rows: int,
+    method: str,
+    rng: np.random.Generator,
+    *,
+    noise_scale: float = 0.1,
+) -> np.ndarray:
+    """Synthetic rows near the data, for the teacher to label.
+
+    Args:
+        X: float array of shape (n_samples, n_features).
+        n_rows: how many rows to make.
+        method: "gaussian": ``x_i + eps``, ``eps_j ~ N(0, (noise_scale * std_j)^2)``;
+            "mixup": ``lam * x_i + (1 - lam) * x_k`` with ``lam ~ U(0, 1)`` for random rows
+            i, k; "both": half of each.
+
+    Returns:
+        float32 array of shape (n_rows, n_features).
+    """
+    if method == "both":
+        half = n_rows // 2
+        return np.vstack(
+            [
+                augment_rows(X, half, "gaussian", rng, noise_scale=noise_scale),
+                augment_rows(X, n_rows - half, "mixup", rng, noise_scale=noise_scale),
+            ]
+        )
+    base = X[rng.integers(0, X.shape[0], size=n_rows)]
+    if method == "gaussian":
+        std = X.std(axis=0, keepdims=True)
+        out = base + rng.standard_normal(base.shape) * noise_scale * std
+    else:
+        other = X[rng.integers(0, X.shape[0], size=n_rows)]
+        lam = rng.uniform(size=(n_rows, 1))
+        out = lam * base + (1.0 - lam) * other
+    return out.astype(np.float32)
+
+
+def distill(teacher: Any, student: Any, X: Any, y: Any = None, **kwargs: Any) -> Any:
+    """Distil ``teacher`` into ``student`` on X (and y) and return the fitted student.
+
+    Keyword arguments are those of :class:`DistilledClassifier`.
+    """
+    return DistilledClassifier(teacher, student, **kwargs).fit(X, y).student_

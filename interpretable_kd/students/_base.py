@@ -1,0 +1,462 @@
+"""The one training loop shared by every torch classifier in the library.
+
+A subclass says what its network is (``_build_module``) and, if it needs to, how a batch
+is scored (``_batch_loss``), what regularisation it adds (``_penalty``) and what happens
+after each optimiser step (``_after_step``). Everything else lives here: input checks,
+mini-batches, Adam, early stopping on a held-out split, ``history_``, reproducibility and
+prediction.
+
+Targets are hard labels, a teacher's logits softened at a temperature, or both, mixed by
+the Hinton et al. (2015) objective in :mod:`interpretable_kd.losses`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+
+from .._validation import (
+    check_choice,
+    check_classification_y,
+    check_fitted,
+    check_number,
+    check_temperature,
+    check_weight,
+    check_X,
+)
+from ..exceptions import InputError, TeacherOutputError, TrainingError
+from ..losses import kd_loss_from_log_targets
+
+__all__ = ["Targets", "TorchClassifier"]
+
+PREDICT_BATCH_SIZE = 8192
+
+
+@dataclass
+class Targets:
+    """What a batch is trained against.
+
+    Attributes:
+        y: class indices of shape (n_samples,), -1 where a row has no label; or None.
+        teacher_log_proba: ``log softmax(z_T / T)`` of shape (n_samples, n_classes); or None.
+        temperature: T used to soften the teacher (1.0 when there is no teacher).
+        hard_label_weight: w in the Hinton et al. objective.
+    """
+
+    y: torch.Tensor | None
+    teacher_log_proba: torch.Tensor | None
+    temperature: float
+    hard_label_weight: float
+
+    def rows(self, index: torch.Tensor) -> Targets:
+        return Targets(
+            None if self.y is None else self.y[index],
+            None if self.teacher_log_proba is None else self.teacher_log_proba[index],
+            self.temperature,
+            self.hard_label_weight,
+        )
+
+    def to(self, device: torch.device) -> Targets:
+        return Targets(
+            None if self.y is None else self.y.to(device),
+            None if self.teacher_log_proba is None else self.teacher_log_proba.to(device),
+            self.temperature,
+            self.hard_label_weight,
+        )
+
+
+class TorchClassifier(ClassifierMixin, BaseEstimator):
+    """Base class: a scikit-learn classifier whose model is a torch ``nn.Module``.
+
+    Subclasses list every hyperparameter in their own ``__init__`` (scikit-learn reads
+    them from its signature) and must accept the common ones used here: ``max_epochs``,
+    ``batch_size``, ``learning_rate``, ``weight_decay``, ``early_stopping``,
+    ``validation_fraction``, ``n_iter_no_change``, ``tol``, ``random_state``, ``verbose``
+    and ``device``.
+
+    Fitted attributes: ``classes_``, ``n_features_in_``, ``feature_names_in_`` (from a
+    DataFrame), ``module_`` (the trained network), ``history_`` (one dict per epoch with
+    ``train_loss`` and ``valid_loss``), ``n_iter_`` (epochs run), ``best_epoch_``.
+    """
+
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    early_stopping: bool
+    validation_fraction: float
+    n_iter_no_change: int
+    tol: float
+    random_state: Any
+    verbose: bool
+    device: str
+
+    # ----------------------------------------------------------------- subclass hooks
+    def _build_module(self, n_features: int, n_classes: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _check_params(self) -> None:
+        """Validate the subclass's own hyperparameters (called at the start of fit)."""
+
+    def _penalty(self, module: torch.nn.Module) -> torch.Tensor | float:
+        """Extra loss added to every batch (a regulariser)."""
+        return 0.0
+
+    def _after_step(self, module: torch.nn.Module) -> None:
+        """Called after each optimiser step (e.g. a proximal step for an L1 penalty)."""
+
+    def _batch_loss(
+        self, module: torch.nn.Module, X: torch.Tensor, targets: Targets, training: bool
+    ) -> torch.Tensor:
+        """The objective on one batch: distillation loss plus ``_penalty``."""
+        logits = module(X)
+        loss = kd_loss_from_log_targets(
+            logits,
+            targets.teacher_log_proba,
+            targets.y,
+            temperature=targets.temperature,
+            hard_label_weight=targets.hard_label_weight,
+        )
+        return loss + self._penalty(module) if training else loss
+
+    def _eval_logits(self, module: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
+        """Logits used for prediction; softmax of them is ``predict_proba``."""
+        return module(X)
+
+    # ---------------------------------------------------------------------- public API
+    def fit(self, X: Any, y: Any) -> TorchClassifier:
+        """Train on hard labels.
+
+        Args:
+            X: array-like or DataFrame of shape (n_samples, n_features), numeric.
+            y: labels of shape (n_samples,), at least two classes.
+        """
+        owner = type(self).__name__
+        self._start_fit()
+        X, y = check_X(self, X, reset=True, y=y)
+        classes = check_classification_y(y, owner)
+        y_index = np.searchsorted(classes, y)
+        targets = Targets(torch.as_tensor(y_index, dtype=torch.int64), None, 1.0, 1.0)
+        return self._train(X, classes, targets, max_epochs=self.max_epochs, reset=True)
+
+    def fit_distill(
+        self,
+        X: Any,
+        teacher_logits: Any,
+        y: Any = None,
+        *,
+        classes: Any,
+        temperature: float = 1.0,
+        hard_label_weight: float = 0.0,
+    ) -> TorchClassifier:
+        """Train on a teacher's logits softened at ``temperature`` (plus labels, if any).
+
+        Args:
+            X: array-like of shape (n_samples, n_features).
+            teacher_logits: array of shape (n_samples, n_classes): the teacher's logits (or
+                log-probabilities) for the rows of X.
+            y: class indices into ``classes`` of shape (n_samples,), -1 for rows without a
+                label; or None for label-free distillation.
+            classes: the teacher's class labels, of length n_classes.
+            temperature: T > 0.
+            hard_label_weight: w in [0, 1]; ignored when ``y`` is None.
+        """
+        owner = type(self).__name__
+        temperature = check_temperature(temperature, owner)
+        hard_label_weight = check_weight(hard_label_weight, owner)
+        self._start_fit()
+        X = check_X(self, X, reset=True)
+        classes = np.asarray(classes)
+        logits = check_teacher_logits(teacher_logits, X.shape[0], len(classes), owner)
+        log_targets = F.log_softmax(torch.as_tensor(logits) / temperature, dim=1)
+        y_t = None
+        if y is not None:
+            y_index = np.asarray(y, dtype=np.int64)
+            if y_index.shape != (X.shape[0],) or y_index.max(initial=-1) >= len(classes):
+                raise InputError(
+                    f"{owner}.fit_distill needs y as class indices of shape ({X.shape[0]},) "
+                    f"in [-1, {len(classes) - 1}]; got shape {y_index.shape}."
+                )
+            y_t = torch.as_tensor(y_index)
+        targets = Targets(y_t, log_targets, temperature, hard_label_weight)
+        return self._train(X, classes, targets, max_epochs=self.max_epochs, reset=True)
+
+    def fine_tune(self, X: Any, y_index: Any, *, max_epochs: int) -> TorchClassifier:
+        """Continue training the fitted network on hard labels (class indices) only.
+
+        This is the last step of the classic distillation recipe. Early stopping, when
+        enabled, keeps the weights with the best validation loss.
+        """
+        check_fitted(self, "module_")
+        owner = type(self).__name__
+        max_epochs = check_number(max_epochs, "max_epochs", owner, integer=True, low=1)
+        X = check_X(self, X, reset=False)
+        targets = Targets(torch.as_tensor(np.asarray(y_index, dtype=np.int64)), None, 1.0, 1.0)
+        return self._train(X, self.classes_, targets, max_epochs=max_epochs, reset=False)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, array of shape (n_samples, n_classes), rows sum to 1."""
+        logits = self.logits(X)
+        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of :meth:`predict_proba`, shape (n_samples, n_classes)."""
+        logits = self.logits(X)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels, shape (n_samples,)."""
+        return self.classes_[np.argmax(self.logits(X), axis=1)]
+
+    def logits(self, X: Any) -> np.ndarray:
+        """Raw scores whose softmax is :meth:`predict_proba`; float64 (n_samples, n_classes)."""
+        check_fitted(self, "module_")
+        X = check_X(self, X, reset=False)
+        module = self.module_
+        device = next(module.parameters()).device
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                parts = [
+                    self._eval_logits(
+                        module, torch.from_numpy(X[i : i + PREDICT_BATCH_SIZE]).to(device)
+                    )
+                    .double()
+                    .cpu()
+                    .numpy()
+                    for i in range(0, X.shape[0], PREDICT_BATCH_SIZE)
+                ]
+        finally:
+            module.train(was_training)
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.classes_)))
+
+    @property
+    def n_parameters_(self) -> int:
+        """Number of trainable parameters of the fitted network."""
+        check_fitted(self, "module_")
+        return int(sum(p.numel() for p in self.module_.parameters() if p.requires_grad))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "module_")
+
+    # ---------------------------------------------------------------------- internals
+    def _check_common_params(self) -> None:
+        owner = type(self).__name__
+        check_number(self.max_epochs, "max_epochs", owner, integer=True, low=1)
+        check_number(self.batch_size, "batch_size", owner, integer=True, low=1)
+        check_number(self.learning_rate, "learning_rate", owner, low=0.0, closed="right")
+        check_number(self.weight_decay, "weight_decay", owner, low=0.0)
+        check_number(
+            self.validation_fraction,
+            "validation_fraction",
+            owner,
+            low=0.0,
+            high=1.0,
+            closed="neither",
+        )
+        check_number(self.n_iter_no_change, "n_iter_no_change", owner, integer=True, low=1)
+        check_number(self.tol, "tol", owner, low=0.0)
+        check_choice(bool(self.early_stopping), "early_stopping", owner, [True, False])
+        self._device()
+
+    def _device(self) -> torch.device:
+        owner = type(self).__name__
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise InputError(
+                f"The 'device' parameter of {owner} must be 'cpu', 'cuda', 'cuda:N' or "
+                f"'auto'. Got {self.device!r} instead."
+            ) from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InputError(
+                f"The 'device' parameter of {owner} is {self.device!r}, but torch sees no "
+                "CUDA device here. Use device='cpu' or device='auto'."
+            )
+        return device
+
+    def _start_fit(self) -> None:
+        """Check hyperparameters and forget any earlier fit."""
+        self._check_common_params()
+        self._check_params()
+        for name in ("module_", "classes_", "history_", "n_iter_", "best_epoch_"):
+            self.__dict__.pop(name, None)
+
+    def _seed(self) -> int:
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _train(
+        self,
+        X: np.ndarray,
+        classes: np.ndarray,
+        targets: Targets,
+        *,
+        max_epochs: int,
+        reset: bool,
+    ) -> TorchClassifier:
+        """Run the loop. Fitted attributes are set only when it finishes: an exception or
+        a KeyboardInterrupt leaves the estimator unfitted (and says so)."""
+        seed = self._seed()
+        device = self._device()
+        self._fit_interrupted = True
+        if not reset:
+            module = self.__dict__.pop("module_")
+        with _isolated_torch_rng(seed):
+            if reset:
+                module = self._build_module(X.shape[1], len(classes))
+            module = module.to(device)
+            history, best_epoch = self._run_epochs(module, X, targets, seed, max_epochs, device)
+        self.classes_ = np.asarray(classes)
+        self.module_ = module
+        self.history_ = (self.__dict__.get("history_", []) if not reset else []) + history
+        self.n_iter_ = len(history)
+        self.best_epoch_ = best_epoch
+        self._fit_interrupted = False
+        return self
+
+    def _run_epochs(
+        self,
+        module: torch.nn.Module,
+        X: np.ndarray,
+        targets: Targets,
+        seed: int,
+        max_epochs: int,
+        device: torch.device,
+    ) -> tuple[list[dict[str, float]], int]:
+        rng = np.random.default_rng(seed)
+        train_index, valid_index = self._split(X.shape[0], targets, rng)
+        X_all = torch.from_numpy(X)
+        X_train = X_all[train_index].to(device)
+        targets_train = targets.rows(torch.from_numpy(train_index)).to(device)
+        valid = None
+        if valid_index is not None:
+            valid = (
+                X_all[valid_index].to(device),
+                targets.rows(torch.from_numpy(valid_index)).to(device),
+            )
+        optimizer = torch.optim.Adam(
+            module.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        history: list[dict[str, float]] = []
+        best_loss, best_epoch, best_state, stale = math.inf, 0, None, 0
+        n_train = X_train.shape[0]
+        shuffle = torch.Generator().manual_seed(seed)
+        for epoch in _progress(range(1, max_epochs + 1), self.verbose, type(self).__name__):
+            module.train()
+            order = torch.randperm(n_train, generator=shuffle).to(device)
+            total, count = 0.0, 0
+            for start in range(0, n_train, self.batch_size):
+                batch = order[start : start + self.batch_size]
+                loss = self._batch_loss(module, X_train[batch], targets_train.rows(batch), True)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                self._after_step(module)
+                total += float(loss.detach()) * len(batch)
+                count += len(batch)
+            record = {"epoch": epoch, "train_loss": total / count}
+            monitored = record["train_loss"]
+            if valid is not None:
+                module.eval()
+                with torch.no_grad():
+                    record["valid_loss"] = float(self._batch_loss(module, *valid, False))
+                monitored = record["valid_loss"]
+            if not math.isfinite(record["train_loss"]) or not math.isfinite(monitored):
+                raise TrainingError(
+                    f"{type(self).__name__} training diverged: the loss became "
+                    f"{record['train_loss']} at epoch {epoch}. Scale the features (for "
+                    "example with StandardScaler) or lower 'learning_rate' "
+                    f"(now {self.learning_rate})."
+                )
+            history.append(record)
+            if monitored < best_loss - self.tol:
+                best_loss, best_epoch, stale = monitored, epoch, 0
+                if self.early_stopping:
+                    best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            else:
+                stale += 1
+                if self.early_stopping and stale >= self.n_iter_no_change:
+                    break
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        module.eval()
+        return history, best_epoch if self.early_stopping else len(history)
+
+    def _split(
+        self, n_samples: int, targets: Targets, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Hold out ``validation_fraction`` of the rows for early stopping.
+
+        Stratified by label (or by the teacher's argmax) so the held-out rows keep the
+        class balance; no split when there are too few rows to spare.
+        """
+        n_valid = round(self.validation_fraction * n_samples)
+        if not self.early_stopping or n_valid < 10 or n_samples - n_valid < 10:
+            return np.arange(n_samples), None
+        if targets.teacher_log_proba is not None:
+            strata = targets.teacher_log_proba.argmax(dim=1).numpy()
+        else:
+            assert targets.y is not None  # fit() always passes labels
+            strata = targets.y.numpy()
+        valid = []
+        for label in np.unique(strata):
+            rows = np.flatnonzero(strata == label)
+            take = round(len(rows) * n_valid / n_samples)
+            valid.append(rng.permutation(rows)[:take])
+        valid_index = np.sort(np.concatenate(valid))
+        train_index = np.setdiff1d(np.arange(n_samples), valid_index)
+        return train_index, valid_index
+
+
+def check_teacher_logits(logits: Any, n_samples: int, n_classes: int, owner: str) -> np.ndarray:
+    """Teacher logits as a float32 array of shape (n_samples, n_classes), all finite."""
+    try:
+        array = np.asarray(logits, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TeacherOutputError(
+            f"{owner} needs teacher logits as a numeric array; got {type(logits).__name__}."
+        ) from exc
+    if array.shape != (n_samples, n_classes):
+        raise TeacherOutputError(
+            f"{owner} got teacher logits of shape {array.shape}, expected "
+            f"({n_samples}, {n_classes}): one row per row of X and one column per class. "
+            "Check that the teacher was trained on the same classes."
+        )
+    if not np.isfinite(array).all():
+        row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
+        raise TeacherOutputError(
+            f"{owner} got non-finite teacher logits (first at row {row}). A teacher must "
+            "return finite logits; clip or fix the teacher's output."
+        )
+    return array
+
+
+@contextlib.contextmanager
+def _isolated_torch_rng(seed: int) -> Iterator[None]:
+    """Seed torch for weight initialisation and dropout without touching the caller's
+    global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _progress(epochs: range, verbose: bool, name: str) -> Any:
+    if not verbose:
+        return epochs
+    from tqdm.auto import tqdm
+
+    return tqdm(epochs, desc=f"{name} epochs", leave=False)
