@@ -18,6 +18,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .exceptions import InputError, InputTypeError, NotFittedError, ParameterError
 
+# Marks "no y was passed" apart from "y=None was passed" (which is an error for fit).
+NO_Y: Any = object()
+
 # Inputs beyond this magnitude overflow float32 arithmetic inside a network.
 MAX_ABS_FEATURE = 1e15
 
@@ -35,7 +38,7 @@ def did_you_mean(value: object, choices: Sequence[str]) -> str:
     """A " Did you mean 'x'?" suffix when ``value`` is close to one of ``choices``."""
     if not isinstance(value, str):
         return ""
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
@@ -86,7 +89,7 @@ def check_number(
         raise (InputTypeError if value is not None else ParameterError)(
             f"{message}. Got {value!r} of type {type(value).__name__} instead."
         )
-    number = int(value) if integer else float(value)  # type: ignore[arg-type]
+    number = int(value) if integer else float(value)  # type: ignore[call-overload,arg-type]
     if not math.isfinite(number):
         raise ParameterError(f"{message}. Got {value!r} instead.")
     below = low is not None and (number < low or (number == low and closed in ("right", "neither")))
@@ -133,7 +136,7 @@ def check_X(
     X: Any,
     *,
     reset: bool,
-    y: Any = None,
+    y: Any = NO_Y,
     owner: str | None = None,
 ) -> Any:
     """Validate X (and y, if given) for ``estimator`` and return float32 arrays.
@@ -143,13 +146,16 @@ def check_X(
     non-numeric columns and values too large for float32 training.
 
     Returns ``X`` of shape (n_samples, n_features), float32, or ``(X, y)`` when ``y`` is
-    given (``y`` as a 1-d array, unchanged in type).
+    passed (``y`` as a 1-d array, unchanged in type; ``y=None`` is then an error).
     """
     owner = owner or type(estimator).__name__
     if isinstance(X, pd.DataFrame):
         _reject_non_numeric_columns(X, owner)
+        if all(isinstance(c, str) for c in X.columns):
+            # numpy.str_ names (from e.g. load_breast_cancer().feature_names) are names too
+            X = X.set_axis([str(c) for c in X.columns], axis=1)
     try:
-        if y is None:
+        if y is NO_Y:
             X = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
         else:
             X, y = validate_data(estimator, X, y, reset=reset, dtype=[np.float64, np.float32])
@@ -164,7 +170,7 @@ def check_X(
         raise
     _check_magnitude(X, owner)
     X = np.ascontiguousarray(X, dtype=np.float32)
-    return X if y is None else (X, y)
+    return X if y is NO_Y else (X, y)
 
 
 def _check_magnitude(X: np.ndarray, owner: str) -> None:

@@ -130,10 +130,16 @@ class Teacher:
         got = _shape(X)[1] if len(_shape(X)) == 2 else None
         if expected is not None and got is not None and got != expected:
             raise InputError(
-                f"X has {got} features, but the teacher {type(self).__name__} is expecting "
+                f"X has {got} features, but the teacher ({self.model_name}) is expecting "
                 f"{expected} features as input. Pass the same columns the teacher was "
                 "trained on."
             )
+
+    @property
+    def model_name(self) -> str:
+        """The wrapped model's class name, for messages and reports."""
+        inner = getattr(self, "estimator", None) or getattr(self, "module", None)
+        return type(inner).__name__ if inner is not None else type(self).__name__
 
     def logits(self, X: Any) -> np.ndarray:
         """Teacher logits, float64 array of shape (n_samples, n_classes)."""
@@ -429,8 +435,8 @@ def as_teacher(
         X: the rows that precomputed scores belong to.
         weights: ensemble weights.
     """
-    if isinstance(model, Teacher | MLPTeacher):
-        return model  # type: ignore[return-value]
+    if isinstance(model, Teacher):
+        return model
     if isinstance(model, torch.nn.Module):
         return TorchTeacher(model, classes=classes)
     if isinstance(model, list | tuple):

@@ -111,7 +111,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """Extra loss added to every batch (a regulariser)."""
         return 0.0
 
-    def _after_step(self, module: torch.nn.Module) -> None:
+    def _after_step(self, module: torch.nn.Module, optimizer: torch.optim.Adam) -> None:
         """Called after each optimiser step (e.g. a proximal step for an L1 penalty)."""
 
     def _batch_loss(
@@ -217,7 +217,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels, shape (n_samples,)."""
-        return self.classes_[np.argmax(self.logits(X), axis=1)]
+        logits = self.logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def logits(self, X: Any) -> np.ndarray:
         """Raw scores whose softmax is :meth:`predict_proba`; float64 (n_samples, n_classes)."""
@@ -365,7 +366,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                self._after_step(module)
+                self._after_step(module, optimizer)
                 total += float(loss.detach()) * len(batch)
                 count += len(batch)
             record = {"epoch": epoch, "train_loss": total / count}

@@ -76,15 +76,24 @@ class SoftLogisticRegression(TorchClassifier):
 
     def _penalty(self, module: torch.nn.Module) -> torch.Tensor | float:
         if self.penalty == "l2" and self.penalty_strength > 0:
+            assert isinstance(module, torch.nn.Linear)
             return self.penalty_strength * module.weight.pow(2).sum()
         return 0.0
 
-    def _after_step(self, module: torch.nn.Module) -> None:
-        if self.penalty == "l1" and self.penalty_strength > 0:
-            threshold = self.learning_rate * self.penalty_strength
-            with torch.no_grad():
-                w = module.weight
-                w.copy_(w.sign() * (w.abs() - threshold).clamp_min(0.0))
+    def _after_step(self, module: torch.nn.Module, optimizer: torch.optim.Adam) -> None:
+        """Proximal step for the L1 penalty: soft-threshold each weight by its own Adam
+        step size times ``penalty_strength``, so that weights reach exactly zero."""
+        if self.penalty != "l1" or self.penalty_strength == 0:
+            return
+        assert isinstance(module, torch.nn.Linear)
+        weight = module.weight
+        state = optimizer.state[weight]
+        beta2 = optimizer.param_groups[0]["betas"][1]
+        eps = optimizer.param_groups[0]["eps"]
+        v_hat = state["exp_avg_sq"] / (1.0 - beta2 ** float(state["step"]))
+        threshold = self.learning_rate * self.penalty_strength / (v_hat.sqrt() + eps)
+        with torch.no_grad():
+            weight.copy_(weight.sign() * (weight.abs() - threshold).clamp_min(0.0))
 
     @property
     def coef_(self) -> np.ndarray:
