@@ -209,9 +209,29 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         """The student's class probabilities, shape (n_samples, n_classes)."""
         return self.student_.predict_proba(self._student_input(X))
 
+    def save(self, path: Any) -> Any:
+        """Write the fitted student (and an ``MLPTeacher`` teacher) to a ``.safetensors``
+        file; any other teacher must be passed again to :meth:`load`."""
+        from .persistence import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: Any, *, teacher: Any = None) -> DistilledClassifier:
+        """Read a model written by :meth:`save`; executes no code from the file."""
+        from .persistence import load_model
+
+        model: DistilledClassifier = load_model(path, teacher=teacher, expected=cls)
+        return model
+
     def fidelity(self, X: Any) -> float:
         """Share of rows of X where the student predicts the teacher's class."""
         X_in = self._student_input(X)
+        if not hasattr(self, "teacher_"):
+            raise InputError(
+                "This DistilledClassifier was loaded without its teacher; pass teacher= to "
+                "DistilledClassifier.load() to measure fidelity."
+            )
         return float(np.mean(self.student_.predict(X_in) == self.teacher_.predict(X)))
 
 

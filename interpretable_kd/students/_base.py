@@ -252,6 +252,20 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "module_")
 
+    def save(self, path: Any) -> Any:
+        """Write the fitted model to a ``.safetensors`` file (weights plus JSON settings;
+        no pickle). Returns the path."""
+        from ..persistence import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Any:
+        """Read a model written by :meth:`save`; executes no code from the file."""
+        from ..persistence import load_model
+
+        return load_model(path, expected=cls)
+
     # ---------------------------------------------------------------------- internals
     def _check_common_params(self) -> None:
         owner = type(self).__name__
