@@ -130,9 +130,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         teacher = as_teacher(self.teacher)
         X_arr = check_X(self, X, reset=True)
+        teacher_logits = teacher.logits(X)  # first: some teachers learn their classes here
         y_index = self._label_indices(y, teacher, X_arr.shape[0], owner)
         rng = np.random.default_rng(self._seed())
-        teacher_logits = teacher.logits(X)
         X_train, y_train = X_arr, y_index
         n_synthetic = 0
         if params["augment"] is not None:

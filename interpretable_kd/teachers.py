@@ -162,7 +162,9 @@ class Teacher:
         return None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(classes={format_items(self.classes_.tolist(), 5)})"
+        classes = getattr(self, "classes_", None)
+        shown = "unknown until first call" if classes is None else format_items(classes.tolist(), 5)
+        return f"{type(self).__name__}({self.model_name}, classes={shown})"
 
 
 def _n_rows(X: Any) -> int:
