@@ -43,7 +43,7 @@ def test_teacher_logits_of_plus_minus_1e4(binary_data) -> None:
 
 
 def test_probability_teacher_with_exact_zeros(multiclass_data) -> None:
-    X, y = multiclass_data
+    X, _ = multiclass_data
     W = np.random.default_rng(0).normal(size=(X.shape[1], 3))
     one_hot = ikd.as_teacher(lambda X: np.eye(3)[np.argmax(X @ W, axis=1)], output="proba")
     kd = ikd.DistilledClassifier(
