@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -167,6 +168,16 @@ def check_X(
                 f"({message}). Encode categorical columns first, for example with "
                 "interpretable_kd.datasets.TabularPreprocessor."
             ) from exc
+        if "contains NaN" in message or "contains infinity" in message:
+            first = message.splitlines()[0]
+            raise InputError(
+                f"{first} {owner} does not accept missing or infinite values; impute or drop "
+                "them first (e.g. sklearn.impute.SimpleImputer, or "
+                "interpretable_kd.datasets.TabularPreprocessor for a DataFrame)."
+            ) from exc
+        if "Expected 2D array" in message:  # drop the dump of the array itself
+            short = re.sub(r"\s*array=.*?(?=Reshape)", " ", message, flags=re.DOTALL)
+            raise InputError(" ".join(short.split())) from exc
         raise
     _check_magnitude(X, owner)
     X = np.ascontiguousarray(X, dtype=np.float32)

@@ -203,11 +203,13 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The student's predicted labels, shape (n_samples,)."""
-        return self.student_.predict(self._student_input(X))
+        X_in = self._student_input(X)
+        return self.student_.predict(X_in)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The student's class probabilities, shape (n_samples, n_classes)."""
-        return self.student_.predict_proba(self._student_input(X))
+        X_in = self._student_input(X)
+        return self.student_.predict_proba(X_in)
 
     def save(self, path: Any) -> Any:
         """Write the fitted student (and an ``MLPTeacher`` teacher) to a ``.safetensors``
