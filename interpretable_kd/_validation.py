@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 import numbers
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
