@@ -111,7 +111,8 @@ class DistillationReport:
         top_k: int = 5,
         outcome_students: Mapping[str, Any] | None = None,
         explain_method: str = "auto",
-        max_background: int = 50,
+        max_background: int = 100,
+        n_permutations: int = 2,
         min_fidelity: float = 0.9,
         dataset_name: str = "data",
         images_shape: tuple[int, int] | None = None,
@@ -138,7 +139,9 @@ class DistillationReport:
             top_k: k of the top-k agreement metrics.
             outcome_students: name -> a model of the same kind as ``students[name]``
                 trained on true labels only (Distill-and-Compare).
-            explain_method: passed to :func:`~interpretable_kd.attributions.explain`.
+            explain_method, max_background, n_permutations: passed to
+                :func:`~interpretable_kd.attributions.explain`. For the same cost a larger
+                background lowers the explainer's noise more than more orderings do.
             min_fidelity: a ``LowFidelityWarning`` is issued for students below it.
             dataset_name, images_shape, config: recorded in the report.
             random_state: seeds row sampling, bootstraps and explainers.
@@ -189,9 +192,10 @@ class DistillationReport:
 
         explained = np.sort(rng.choice(n_rows, size=min(explain_rows, n_rows), replace=False))
         bg = X if background is None else background
-        explain_kwargs = {
+        explain_kwargs: dict[str, Any] = {
             "method": explain_method,
             "max_background": max_background,
+            "n_permutations": n_permutations,
             "feature_names": names,
         }
         X_explain = _rows(X, explained)
@@ -329,6 +333,7 @@ class DistillationReport:
             "explain_rows": int(explained.size),
             "explain_method": explain_method,
             "max_background": max_background,
+            "n_permutations": n_permutations,
             "n_bootstrap": n_bootstrap,
             "top_k": top_k,
             "confidence": 0.95,
