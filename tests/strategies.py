@@ -22,6 +22,17 @@ def logits_pairs(
     )
 
 
+@st.composite
+def feature_rows(
+    draw: st.DrawFn, n_features: int, max_rows: int = 16, max_abs: float = 1e4
+) -> np.ndarray:
+    """A float32 matrix (n_rows, n_features) of finite values in [-max_abs, max_abs]:
+    ordinary values and ones large enough to saturate a sigmoid."""
+    n_rows = draw(st.integers(1, max_rows))
+    elements = st.floats(-max_abs, max_abs, allow_nan=False, allow_infinity=False, width=32)
+    return draw(arrays(np.float32, (n_rows, n_features), elements=elements))
+
+
 # --------------------------------------------------------------------------- metrics
 
 

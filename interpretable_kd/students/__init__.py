@@ -3,5 +3,11 @@
 from ._base import TorchClassifier
 from .logistic import SoftLogisticRegression
 from .mlp import ShallowMLPClassifier
+from .soft_tree import SoftDecisionTreeClassifier
 
-__all__ = ["ShallowMLPClassifier", "SoftLogisticRegression", "TorchClassifier"]
+__all__ = [
+    "ShallowMLPClassifier",
+    "SoftDecisionTreeClassifier",
+    "SoftLogisticRegression",
+    "TorchClassifier",
+]
