@@ -12,16 +12,25 @@ from .exceptions import (
     TeacherOutputError,
 )
 from .losses import kd_loss, soften
-from .students import ShallowMLPClassifier, SoftLogisticRegression
+from .persistence import load_model as load
+from .persistence import save_model as save
+from .report import DistillationReport
+from .students import ShallowMLPClassifier, SoftDecisionTreeClassifier, SoftLogisticRegression
 from .teachers import MLPTeacher, Teacher, as_teacher
 
 __version__ = "0.1.0"
 
 #: Every public scikit-learn estimator; tests run scikit-learn's checks over this list.
-ALL_ESTIMATORS = [SoftLogisticRegression, ShallowMLPClassifier, MLPTeacher]
+ALL_ESTIMATORS = [
+    SoftLogisticRegression,
+    ShallowMLPClassifier,
+    SoftDecisionTreeClassifier,
+    MLPTeacher,
+]
 
 __all__ = [
     "ALL_ESTIMATORS",
+    "DistillationReport",
     "DistilledClassifier",
     "InputError",
     "InterpretableKDError",
@@ -31,6 +40,7 @@ __all__ = [
     "NotFittedError",
     "ParameterError",
     "ShallowMLPClassifier",
+    "SoftDecisionTreeClassifier",
     "SoftLogisticRegression",
     "Teacher",
     "TeacherOutputError",
@@ -38,5 +48,7 @@ __all__ = [
     "as_teacher",
     "distill",
     "kd_loss",
+    "load",
+    "save",
     "soften",
 ]

@@ -758,24 +758,19 @@ def model_complexity(model: Any, X: Any = None) -> dict[str, Any]:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of Python and of every package that shapes the numbers."""
-    import matplotlib
-    import shap
-    import sklearn
-    import torch
+    """Versions of Python and of every package that shapes the numbers (read from the
+    installed metadata, so nothing heavy is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
 
     from .. import __version__
 
-    return {
-        "interpretable_kd": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "scikit-learn": sklearn.__version__,
-        "torch": torch.__version__,
-        "shap": shap.__version__,
-        "matplotlib": matplotlib.__version__,
-    }
+    versions = {"interpretable_kd": __version__, "python": platform.python_version()}
+    for package in ("numpy", "pandas", "scikit-learn", "torch", "shap", "matplotlib"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            versions[package] = "not installed"
+    return versions
 
 
 def _list(pair: tuple[float, float] | None) -> list[float] | None:
