@@ -81,7 +81,7 @@ def test_same_random_state_gives_identical_predictions(
 
 # ------------------------------------------------------------------ model
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(depth=st.sampled_from([1, 3, 6]), X=feature_rows(n_features=6))
 def test_path_probabilities_sum_to_one_on_every_row(
