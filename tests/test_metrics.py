@@ -174,7 +174,10 @@ def test_js_symmetric_bounded_and_matches_scipy(pair: tuple) -> None:
     forward = js_distance(p, q, per_row=True)
     np.testing.assert_allclose(forward, js_distance(q, p, per_row=True), atol=1e-12)
     assert np.all((forward >= 0) & (forward <= math.sqrt(math.log(2)) + 1e-12))
-    np.testing.assert_allclose(forward, jensenshannon(p, q, axis=1), atol=1e-7)
+    with np.errstate(invalid="ignore"):
+        reference = jensenshannon(p, q, axis=1)
+    # scipy takes the square root of a rounding error of -1e-17 for equal rows: NaN for 0.
+    np.testing.assert_allclose(forward, np.nan_to_num(reference, nan=0.0), atol=1e-7)
 
 
 def test_total_variation_hand_computed() -> None:
