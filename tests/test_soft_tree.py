@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from interpretable_kd.distill import DistilledClassifier
 from interpretable_kd.exceptions import InputError, InputTypeError, ParameterError
@@ -50,12 +49,8 @@ def frame_data(multiclass_data: tuple[np.ndarray, np.ndarray]) -> tuple[pd.DataF
 
 
 # ------------------------------------------------------------------ scikit-learn contract
-@parametrize_with_checks(
-    [SoftDecisionTreeClassifier(depth=2, max_epochs=20, random_state=0)],
-    expected_failed_checks=lambda est: est._expected_failed_checks(),
-)
-def test_sklearn_estimator_checks(estimator: Any, check: Any) -> None:
-    check(estimator)
+# scikit-learn's conformance suite runs over every public estimator, this one included, in
+# test_sklearn_compat.py.
 
 
 def test_clone_and_pickle_round_trip(
