@@ -97,11 +97,26 @@ def _malformed(kind: str, rnd: random.Random) -> tuple[bytes, list[str]]:
 
 
 KINDS = [
-    "empty file", "blank lines", "header only", "missing target column", "latin-1 bytes",
-    "binary garbage", "one class", "no labels", "duplicate columns", "ragged rows",
-    "only the target", "single row per class", "continuous target", "NUL bytes",
-    "unclosed quote", "scores column missing", "scores not probabilities", "scores with gaps",
-    "bad temperature", "unknown student",
+    "empty file",
+    "blank lines",
+    "header only",
+    "missing target column",
+    "latin-1 bytes",
+    "binary garbage",
+    "one class",
+    "no labels",
+    "duplicate columns",
+    "ragged rows",
+    "only the target",
+    "single row per class",
+    "continuous target",
+    "NUL bytes",
+    "unclosed quote",
+    "scores column missing",
+    "scores not probabilities",
+    "scores with gaps",
+    "bad temperature",
+    "unknown student",
 ]
 VARIANTS = 10  # 20 kinds x 10 seeded variants = 200 files
 
