@@ -508,6 +508,7 @@ def _scores(
 ) -> tuple[np.ndarray, str | None]:
     """The teacher's probabilities for the kept rows; and the CSV column they came from."""
     column: str | None = None
+    scores: np.ndarray  # (n_rows,) positive-class probabilities or (n_rows, n_classes)
     if spec in frame.columns:
         column = spec
         raw = frame[spec]

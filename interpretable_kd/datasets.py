@@ -704,7 +704,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         outputs = _unique_in_order(list(slots.values()))
         position = {output: i for i, output in enumerate(outputs)}
         keys = _category_keys(series).to_numpy(dtype=object, na_value=_NA_KEY)
-        codes = pd.Index(list(slots), dtype=object).get_indexer(keys)  # -1: unseen value
+        codes = pd.Index(list(slots), dtype=object).get_indexer(pd.Index(keys))  # -1: unseen
         column_of_code = np.array([position[out] for out in slots.values()], dtype=np.intp)
         encoded = np.zeros((len(series), len(outputs)), dtype=np.float32)
         rows = np.flatnonzero(codes >= 0)
