@@ -348,3 +348,13 @@ def test_explain_needs_exactly_one_row(fitted_trees: dict[int, Any]) -> None:
         fitted_trees[1].explain(np.zeros((2, 6)))
     with pytest.raises(ValueError, match=r"X has 3 features, but SoftDecisionTreeClassifier"):
         fitted_trees[1].explain(np.zeros(3))
+
+
+def test_to_text_shows_plain_class_labels() -> None:
+    """Regression: labels from a numpy array used to print as np.str_('yes')."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = np.array(["no", "yes"])[(X[:, 0] > 0).astype(int)]
+    text = SoftDecisionTreeClassifier(depth=1, max_epochs=5, random_state=0).fit(X, y).to_text()
+    assert "np.str_" not in text
+    assert "class 'no'" in text or "class 'yes'" in text

@@ -632,7 +632,7 @@ class SoftDecisionTreeClassifier(TorchClassifier):
                 leaf = node - (2**depth - 1)
                 k = int(dist[leaf].argmax())
                 lines.append(
-                    f"{pad}{prefix}leaf {leaf}: class {self.classes_[k]!r} "
+                    f"{pad}{prefix}leaf {leaf}: class {_label(self.classes_[k])!r} "
                     f"(p={dist[leaf, k]:.2f}; {int(self.leaf_counts_[leaf])} training rows)"
                 )
                 return
@@ -824,3 +824,8 @@ def _hard_loss(
     if n_labelled == 0:
         return per_row.sum() * 0.0  # keeps the graph, adds nothing
     return (per_row * labelled).sum() / n_labelled
+
+
+def _label(value: Any) -> Any:
+    """A class label as a plain Python value, so ``repr`` shows 'yes', not np.str_('yes')."""
+    return value.item() if isinstance(value, np.generic) else value
