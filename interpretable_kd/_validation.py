@@ -181,6 +181,8 @@ def check_X(
         raise
     _check_magnitude(X, owner)
     X = np.ascontiguousarray(X, dtype=np.float32)
+    if not X.flags.writeable:  # e.g. a copy-on-write pandas view; torch wants writable memory
+        X = X.copy()
     return X if y is NO_Y else (X, y)
 
 
