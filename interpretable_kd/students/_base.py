@@ -308,8 +308,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """Check hyperparameters and forget any earlier fit."""
         self._check_common_params()
         self._check_params()
-        for name in ("module_", "classes_", "history_", "n_iter_", "best_epoch_"):
-            self.__dict__.pop(name, None)
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
+            del self.__dict__[name]  # every fitted attribute, a subclass's own included
 
     def _seed(self) -> int:
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))

@@ -401,16 +401,6 @@ class SoftDecisionTreeClassifier(TorchClassifier):
     def _eval_logits(self, module: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
         return _prediction_log_proba(module, X, self.prediction)
 
-    def _start_fit(self) -> None:
-        super()._start_fit()
-        for name in (
-            "node_reach_",
-            "node_mean_path_probability_",
-            "leaf_counts_",
-            "leaf_mean_path_probability_",
-        ):
-            self.__dict__.pop(name, None)
-
     def _train(
         self,
         X: np.ndarray,
