@@ -61,8 +61,12 @@ def test_gradient_boosting_teacher_beats_the_logistic_label_surrogate(cancer) ->
     teacher_test = boosting.predict(X_test)
     surrogate = LogisticRegression().fit(X_train, boosting.predict(X_train))
     surrogate_fidelity = np.mean(surrogate.predict(X_test) == teacher_test)
+    # Boosting is nearly one-hot on its training rows, so its probabilities at T = 1 carry
+    # little beyond its labels; T = 4 softens them (on these 171 test rows the two settings
+    # differ by one row).
     for student in (SoftLogisticRegression(random_state=0), ShallowMLPClassifier(random_state=0)):
-        kd = DistilledClassifier(boosting, student, random_state=0).fit(X_train, y_train)
+        kd = DistilledClassifier(boosting, student, temperature=4.0, random_state=0)
+        kd.fit(X_train, y_train)
         assert np.mean(kd.predict(X_test) == teacher_test) >= surrogate_fidelity
 
 
