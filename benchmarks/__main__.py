@@ -66,6 +66,12 @@ BENCHMARKS = (
         _explain_speed_argv,
     ),
     Benchmark(
+        "report_speed",
+        "benchmarks.report_speed",
+        "DistillationReport.from_models (200 rows, 3 students) vs shap.KernelExplainer",
+        _forward_quick,
+    ),
+    Benchmark(
         "end_to_end",
         "benchmarks.end_to_end",
         "`interpretable-kd demo`, end to end, in a fresh process",
