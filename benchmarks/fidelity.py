@@ -554,7 +554,7 @@ def tree_vs_cart(
         f"paired diff. (T={default_t:g}) − CART | better? |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    wins, n = 0, 0
+    wins, n, significant = 0, 0, 0
     notes = []
     for dataset in summary["dataset"].unique():
         sub = summary[summary["dataset"] == dataset]
@@ -585,12 +585,15 @@ def tree_vs_cart(
         n += 1
         better = tree["fidelity"] > cart["fidelity"]
         wins += int(better)
+        tie = False
         if math.isnan(diff[1]):
             qualifier = " (1 seed: no interval)"
         elif diff[1] > 0 or diff[2] < 0:
             qualifier = ""
+            significant += int(better)
         else:
             qualifier = " (interval includes 0)"
+            tie = True
         verdict = ("yes" if better else "**no**") + qualifier
         lines.append(
             f"| {dataset} | {tree['teacher_accuracy']:.3f} | {_ci(cart, 'fidelity')} | "
@@ -605,12 +608,12 @@ def tree_vs_cart(
             )
             + f" | {verdict} |"
         )
-        if not better:
-            notes.append(_why_cart_wins(dataset, sub, results, tree, cart, best, diff))
-    return [*lines, "", *notes], wins, n
+        if not better or tie:
+            notes.append(_why_not_better(dataset, sub, results, tree, cart, best, diff))
+    return [*lines, "", *notes], wins, n, significant
 
 
-def _why_cart_wins(
+def _why_not_better(
     dataset: str,
     sub: pd.DataFrame,
     results: pd.DataFrame,
@@ -619,7 +622,8 @@ def _why_cart_wins(
     best: pd.Series,
     diff: tuple[float, float, float],
 ) -> str:
-    """A data-driven sentence on why CART is ahead on ``dataset``."""
+    """A data-driven sentence on why the soft tree is not ahead of CART on ``dataset``
+    (behind it, or level within the seed-to-seed noise)."""
     hard = pick(sub, model="soft tree", training="hard labels")
     rows = results[results["dataset"] == dataset]
     first = rows.iloc[0]
@@ -639,7 +643,11 @@ def _why_cart_wins(
     trees = sub[(sub["model"] == "soft tree") & (sub["training"] == "distilled")]
     plain = trees[trees["augment"] == "none"]
     best_plain = plain.loc[plain["fidelity"].idxmax()] if not plain.empty else None
-    if best_plain is not None and best_plain["fidelity"] > cart["fidelity"]:
+    if (
+        best_plain is not None
+        and best_plain["temperature"] != tree["temperature"]
+        and best_plain["fidelity"] > max(cart["fidelity"], tree["fidelity"] + 0.005)
+    ):
         reasons.append(
             f"at {best_plain['setting']} the tree does beat CART ({best_plain['fidelity']:.3f}), "
             "so here the one temperature chosen for all data sets is the wrong one"
@@ -652,8 +660,9 @@ def _why_cart_wins(
         augment=AUGMENT,
     )
     if tree_aug is not None and tree_aug["fidelity"] >= cart["fidelity"] - 0.005:
+        position = "ahead of" if tree_aug["fidelity"] > cart["fidelity"] + 0.005 else "level with"
         reasons.append(
-            f"with the augmented transfer set the tree is level with CART "
+            f"with the augmented transfer set the tree is {position} CART "
             f"({tree_aug['fidelity']:.3f} at the same temperature, {best['fidelity']:.3f} at "
             f"its best, {best['setting']}): the tree is short of training signal here, not "
             "of capacity"
@@ -685,10 +694,10 @@ def _why_cart_wins(
         )
     if not reasons:
         reasons.append("no single cause stands out in these numbers")
+    verdict = "behind" if tree["fidelity"] <= cart["fidelity"] else "level with"
     return (
-        f"- **{dataset}**: CART {cart['fidelity']:.3f} vs soft tree {tree['fidelity']:.3f}: "
-        + "; ".join(reasons)
-        + "."
+        f"- **{dataset}**: the soft tree ({tree['fidelity']:.3f}) is {verdict} CART "
+        f"({cart['fidelity']:.3f}): " + "; ".join(reasons) + "."
     )
 
 
@@ -778,7 +787,7 @@ def write_report(
     # The temperature used in the headline comparisons: the soft tree's overall winner
     # without augmentation (one choice for all data sets, not a per-data-set pick).
     default_t = winners.get("soft tree, none", 4.0)
-    tree_lines, wins, n = tree_vs_cart(results, summary, default_t)
+    tree_lines, wins, n, significant = tree_vs_cart(results, summary, default_t)
     command = "python -m benchmarks.fidelity" + (" --quick" if args.quick else "")
     first_run = results.iloc[0]
     seeds = sorted(results["seed"].unique())
@@ -863,7 +872,8 @@ def write_report(
         *tree_lines,
         "",
         f"**The distilled soft tree (T = {default_t:g}) is more faithful than the same-leaf "
-        f"CART surrogate on {wins} of {n} data sets** (the issue asks for at least 5 of 7).",
+        f"CART surrogate on {wins} of {n} data sets, on {significant} with a paired interval "
+        "above 0** (the issue asks for at least 5 of 7).",
         "",
         "## 2. Best student vs best of what users pick today",
         "",
@@ -984,7 +994,7 @@ def headline(results: pd.DataFrame, summary: pd.DataFrame, stem: str) -> list[st
     """The summary's fidelity section: one table and the verdicts (used by the runner)."""
     _, winners = temperature_table(summary)
     default_t = winners.get("soft tree, none", 4.0)
-    _, wins, n = tree_vs_cart(results, summary, default_t)
+    _, wins, n, significant = tree_vs_cart(results, summary, default_t)
     best_t, means, ranks = recommended_temperature(summary)
     rows = []
     for dataset in summary["dataset"].unique():
@@ -1036,9 +1046,9 @@ def headline(results: pd.DataFrame, summary: pd.DataFrame, stem: str) -> list[st
         *common.markdown_table(table, fmt),
         "",
         f"- **Distilled soft tree (T = {default_t:g}) vs CART with the same 16 leaves: more "
-        f"faithful on {wins} of {n} data sets** (see section 1 of [{stem}.md]({stem}.md) "
-        "for where it is not, and why).",
-        "- **Temperature:** winners by mean rank over data sets: "
+        f"faithful on {wins} of {n} data sets, on {significant} with a paired 95% interval "
+        f"above 0** (section 1 of [{stem}.md]({stem}.md) says where it is not, and why).",
+        "- **Temperature:** winners (highest mean fidelity over the data sets): "
         + "; ".join(f"{k}: T = {v:g}" for k, v in winners.items())
         + f". Over every data set x student without augmentation T = {best_t:g} wins "
         "(mean fidelity / mean rank: "
@@ -1126,7 +1136,7 @@ def plot_baselines(summary: pd.DataFrame, path: Path, default_t: float) -> None:
         ("sklearn logistic", lambda sub: pick(sub, model="sklearn logistic", augment="none")),
         ("EBM", lambda sub: pick(sub, model="EBM")),
     ]
-    fig, ax = plt.subplots(figsize=(max(7, 1.4 * len(datasets)), 4.2))
+    fig, ax = plt.subplots(figsize=(max(7, 1.4 * len(datasets)), 4.8))
     width = 0.8 / len(entries)
     lowest = 1.0
     for j, (label, get) in enumerate(entries):
@@ -1148,7 +1158,7 @@ def plot_baselines(summary: pd.DataFrame, path: Path, default_t: float) -> None:
     ax.set_ylim(max(0.0, lowest - 0.03), 1.0)
     ax.set_ylabel("fidelity to the teacher (test rows)")
     ax.set_title("Students vs global surrogates on the teacher's labels (mean, 95% CI)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(entries))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     common.save_figure(fig, path)
