@@ -189,7 +189,7 @@ def check_X(
 def _check_magnitude(X: np.ndarray, owner: str) -> None:
     if X.size == 0:
         return
-    largest = float(np.max(np.abs(X)))
+    largest = max(float(X.max()), -float(X.min()))  # no full-size |X| temporary
     if largest > MAX_ABS_FEATURE:
         row, col = np.unravel_index(int(np.argmax(np.abs(X))), X.shape)
         raise InputError(
