@@ -61,6 +61,7 @@ from interpretable_kd.datasets import split_dataset
 from interpretable_kd.metrics import kl_divergence
 
 from . import _common as common
+from . import _students as student_kinds
 
 NAME = "fidelity"
 DATASETS = (
@@ -77,9 +78,9 @@ SEEDS = (0, 1, 2, 3, 4)
 TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 QUICK_TEMPERATURES = (1.0, 4.0)
 AUGMENT = "both"
-TREE_DEPTH = 4
+TREE_DEPTH = student_kinds.TREE_DEPTH
 TOP_K = 5
-STUDENTS = ("logistic", "shallow MLP", "soft tree")
+STUDENTS = tuple(student_kinds.STUDENTS)  # table names, in registry order
 BASELINES = ("CART (16 leaves)", "sklearn logistic", "EBM")
 
 
@@ -193,20 +194,30 @@ def load_split(name: str, seed: int) -> Split:
 
 # --------------------------------------------------------------------------- models
 def make_student(kind: str, budget: Budget, seed: int) -> Any:
-    common_args = {
-        "max_epochs": budget.max_epochs,
-        "batch_size": budget.batch_size,
-        "n_iter_no_change": budget.n_iter_no_change,
-        "learning_rate": budget.learning_rate,
-        "random_state": seed,
-    }
-    if kind == "logistic":
-        return ikd.SoftLogisticRegression(**common_args)
-    if kind == "shallow MLP":
-        return ikd.ShallowMLPClassifier(**common_args)
-    if kind == "soft tree":
-        return ikd.SoftDecisionTreeClassifier(depth=TREE_DEPTH, **common_args)
-    raise ValueError(f"unknown student {kind!r}")
+    """A new student of the registered kind ``kind`` (a table name) with this budget.
+
+    Parameters
+    ----------
+    kind : str
+        Table name of the student kind, one of :data:`STUDENTS`.
+    budget : Budget
+        Epoch cap, batch size, patience and learning rate.
+    seed : int
+        The student's ``random_state``.
+
+    Returns
+    -------
+    estimator
+        Unfitted; the registry's defaults (e.g. the tree's depth) apply.
+    """
+    return student_kinds.make_student(
+        kind,
+        max_epochs=budget.max_epochs,
+        batch_size=budget.batch_size,
+        n_iter_no_change=budget.n_iter_no_change,
+        learning_rate=budget.learning_rate,
+        random_state=seed,
+    )
 
 
 def make_baseline(kind: str, seed: int) -> Any:

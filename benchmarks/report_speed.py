@@ -27,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 import interpretable_kd as ikd
 
 from ._common import OUT_DIR, machine_line, set_threads, write_markdown
+from ._students import STUDENTS, make_student
 
 
 def _fitted() -> tuple[object, dict[str, object], pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -42,13 +43,11 @@ def _fitted() -> tuple[object, dict[str, object], pd.DataFrame, pd.DataFrame, np
     rows = pd.concat([X_test, X_train.iloc[:29]], ignore_index=True)
     y_rows = np.concatenate([y_test, y_train[:29]])
     teacher = ikd.MLPTeacher(random_state=0).fit(X_train, y_train)
-    students = {
-        name: ikd.DistilledClassifier(teacher, student, random_state=0).fit(X_train, y_train)
-        for name, student in (
-            ("logistic", ikd.SoftLogisticRegression(random_state=0)),
-            ("mlp", ikd.ShallowMLPClassifier(random_state=0)),
-            ("soft tree", ikd.SoftDecisionTreeClassifier(depth=4, random_state=0)),
-        )
+    students: dict[str, object] = {
+        name: ikd.DistilledClassifier(
+            teacher, make_student(name, random_state=0), random_state=0
+        ).fit(X_train, y_train)
+        for name in STUDENTS
     }
     return teacher, students, X_train, rows, y_rows
 

@@ -42,9 +42,10 @@ import numpy as np
 import pandas as pd
 
 from . import _common as common
+from . import _students as student_kinds
 
 NAME = "scale"
-STUDENTS = ("logistic", "shallow MLP", "soft tree")
+STUDENTS = tuple(student_kinds.STUDENTS)  # table names, in registry order
 N_FEATURES = 20
 N_CLASSES = 3
 N_HELD_OUT = 100_000
@@ -75,16 +76,23 @@ def make_data(n_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_student(kind: str, max_epochs: int) -> Any:
-    import interpretable_kd as ikd
+    """A new student of the registered kind ``kind`` (a table name), seed 0.
 
-    args = {"max_epochs": max_epochs, "batch_size": BATCH_SIZE, "random_state": 0}
-    if kind == "logistic":
-        return ikd.SoftLogisticRegression(**args)
-    if kind == "shallow MLP":
-        return ikd.ShallowMLPClassifier(**args)
-    if kind == "soft tree":
-        return ikd.SoftDecisionTreeClassifier(depth=4, **args)
-    raise ValueError(f"unknown student {kind!r}")
+    Parameters
+    ----------
+    kind : str
+        Table name of the student kind, one of :data:`STUDENTS`.
+    max_epochs : int
+        Epoch cap.
+
+    Returns
+    -------
+    estimator
+        Unfitted, batches of ``BATCH_SIZE`` rows; the registry's defaults apply.
+    """
+    return student_kinds.make_student(
+        kind, max_epochs=max_epochs, batch_size=BATCH_SIZE, random_state=0
+    )
 
 
 def worker(

@@ -1,6 +1,7 @@
 """interpretable_kd: distil black-box classifiers into white-box students and measure how
 faithful each student is."""
 
+from ._version import __version__
 from .distill import DistilledClassifier, distill
 from .exceptions import (
     InputError,
@@ -15,18 +16,17 @@ from .losses import kd_loss, soften
 from .persistence import load_model as load
 from .persistence import save_model as save
 from .report import DistillationReport
-from .students import ShallowMLPClassifier, SoftDecisionTreeClassifier, SoftLogisticRegression
-from .teachers import MLPTeacher, Teacher, as_teacher
-
-__version__ = "0.1.0"
-
-#: Every public scikit-learn estimator; tests run scikit-learn's checks over this list.
-ALL_ESTIMATORS = [
-    SoftLogisticRegression,
+from .students import (
+    REGISTRY,
     ShallowMLPClassifier,
     SoftDecisionTreeClassifier,
-    MLPTeacher,
-]
+    SoftLogisticRegression,
+)
+from .teachers import MLPTeacher, Teacher, as_teacher
+
+#: Every public scikit-learn estimator (each registered student kind, then the trainable
+#: teacher); tests run scikit-learn's checks over this list.
+ALL_ESTIMATORS = [*(kind.estimator for kind in REGISTRY.values()), MLPTeacher]
 
 __all__ = [
     "ALL_ESTIMATORS",

@@ -15,8 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from . import persistence
+from ._defaults import HARD_LABEL_WEIGHT, TEMPERATURE
+from ._numeric import draw_seed
+from ._training import TorchClassifier
 from ._validation import (
     check_choice,
     check_fitted,
@@ -73,8 +78,8 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         teacher: Any,
         student: Any,
         *,
-        temperature: float = 1.0,
-        hard_label_weight: float = 0.1,
+        temperature: float = TEMPERATURE,
+        hard_label_weight: float = HARD_LABEL_WEIGHT,
         finetune_epochs: int = 0,
         augment: str | None = None,
         n_augment: int | None = None,
@@ -136,7 +141,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         X_arr = check_X(self, X, reset=True)
         teacher_logits = teacher.logits(X)  # first: some teachers learn their classes here
         y_index = self._label_indices(y, teacher, X_arr.shape[0], owner)
-        rng = np.random.default_rng(self._seed())
+        rng = np.random.default_rng(draw_seed(self.random_state))
         X_train, y_train = X_arr, y_index
         n_synthetic = 0
         if params["augment"] is not None:
@@ -151,7 +156,16 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         student = clone(self.student)
         if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
             student.set_params(random_state=int(rng.integers(np.iinfo(np.int32).max)))
-        if hasattr(student, "fit_distill"):
+        if isinstance(student, TorchClassifier):  # arguments validated above, once
+            student._fit_distill(
+                self._frame(X_train),
+                teacher_logits,
+                y_train,
+                classes=teacher.classes_,
+                temperature=params["temperature"],
+                hard_label_weight=params["hard_label_weight"],
+            )
+        elif hasattr(student, "fit_distill"):
             student.fit_distill(
                 self._frame(X_train),
                 teacher_logits,
@@ -191,11 +205,6 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             )
         return check_labels_known(y, teacher.classes_, owner)
 
-    def _seed(self) -> int:
-        from sklearn.utils import check_random_state
-
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-
     def _frame(self, X: np.ndarray) -> Any:
         """X as the student and teacher expect it: a DataFrame when names are known."""
         names = getattr(self, "feature_names_in_", None)
@@ -215,19 +224,176 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         X_in = self._student_input(X)
         return self.student_.predict_proba(X_in)
 
+    def complexity(self, X: Any = None) -> dict[str, Any]:
+        """The fitted student's :meth:`~interpretable_kd.students.TorchClassifier.complexity`,
+        measured on X as the student sees it.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features), or None
+            Rows for data-dependent measures (the soft tree's mean max-path probability).
+
+        Returns
+        -------
+        dict
+            The student's complexity entries (without ``"kind"``); ``{}`` when the student
+            has no ``complexity`` method (a plain scikit-learn surrogate).
+        """
+        check_fitted(self, "student_")
+        if not hasattr(self.student_, "complexity"):
+            return {}
+        return dict(self.student_.complexity(None if X is None else self._student_input(X)))
+
+    def readable_view(self) -> dict[str, Any]:
+        """The fitted student's readable view (see
+        :meth:`~interpretable_kd.students.TorchClassifier.readable_view`).
+
+        Returns
+        -------
+        dict
+            The student's view; ``{"view": None}`` when the student has no
+            ``readable_view`` method.
+        """
+        check_fitted(self, "student_")
+        if not hasattr(self.student_, "readable_view"):
+            return {"view": None}
+        return dict(self.student_.readable_view())
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether :meth:`fit` has run.
+
+        Returns
+        -------
+        bool
+            True once ``student_`` is set.
+        """
+        return hasattr(self, "student_")
+
     def save(self, path: Any) -> Any:
         """Write the fitted student (and an ``MLPTeacher`` teacher) to a ``.safetensors``
-        file; any other teacher must be passed again to :meth:`load`."""
-        from .persistence import save_model
+        file; any other teacher must be passed again to :meth:`load`.
 
-        return save_model(self, path)
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        return persistence.save_model(self, path)
 
     @classmethod
     def load(cls, path: Any, *, teacher: Any = None) -> DistilledClassifier:
-        """Read a model written by :meth:`save`; executes no code from the file."""
-        from .persistence import load_model
+        """Read a model written by :meth:`save`; executes no code from the file.
 
-        model: DistilledClassifier = load_model(path, teacher=teacher, expected=cls)
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        teacher : object, optional
+            The teacher to attach when the file does not hold it.
+
+        Returns
+        -------
+        DistilledClassifier
+            The fitted model.
+        """
+        model: DistilledClassifier = persistence.load_model(path, teacher=teacher, expected=cls)
+        return model
+
+    # ------------------------------------------------------------------ persistence hooks
+    def _persistence_header(self, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """This model's header for :func:`~interpretable_kd.persistence.save_model`.
+
+        Parameters
+        ----------
+        prefix : str
+            Prepended to the names of the tensors of the models inside.
+        tensors : dict
+            Tensor name -> Tensor; filled in place.
+
+        Returns
+        -------
+        dict
+            ``class``, ``params`` (all but teacher and student), ``student_template``
+            (class and params), ``student`` (the fitted student's header), ``fitted`` and
+            ``teacher`` (an ``MLPTeacher``'s header, else ``{"stored": False, ...}``).
+        """
+        params = self.get_params(deep=False)
+        teacher_obj, student_template = params.pop("teacher"), params.pop("student")
+        header: dict[str, Any] = {
+            "class": "DistilledClassifier",
+            "params": {
+                k: persistence.encode_value(v, f"DistilledClassifier.{k}")
+                for k, v in params.items()
+            },
+            "student_template": {
+                "class": type(student_template).__name__,
+                "params": persistence.params_header(student_template),
+            },
+            "student": persistence.describe_model(self.student_, f"{prefix}student/", tensors),
+            "fitted": {
+                attr: persistence.encode_value(getattr(self, attr), f"DistilledClassifier.{attr}")
+                for attr in ("classes_", "n_features_in_", "feature_names_in_", "n_synthetic_")
+                if hasattr(self, attr)
+            },
+        }
+        if type(teacher_obj).__name__ == "MLPTeacher" and hasattr(teacher_obj, "module_"):
+            header["teacher"] = persistence.describe_model(
+                teacher_obj, f"{prefix}teacher/", tensors
+            )
+        else:
+            header["teacher"] = {"stored": False, "model_name": type(teacher_obj).__name__}
+        return header
+
+    @classmethod
+    def _from_persistence_header(
+        cls,
+        header: dict[str, Any],
+        prefix: str,
+        tensors: dict[str, torch.Tensor],
+        teacher: Any,
+    ) -> DistilledClassifier:
+        """Rebuild a model from its :meth:`_persistence_header` (for
+        :func:`~interpretable_kd.persistence.load_model`).
+
+        Parameters
+        ----------
+        header : dict
+            The header.
+        prefix : str
+            The prefix of the tensor names of the models inside.
+        tensors : dict
+            Every tensor of the file.
+        teacher : object or None
+            The teacher to attach; default: the stored ``MLPTeacher``, if any.
+
+        Returns
+        -------
+        DistilledClassifier
+            The fitted model (with ``teacher_`` when a teacher is known).
+        """
+        template = persistence.construct(
+            header["student_template"]["class"], header["student_template"]["params"]
+        )
+        stored_teacher = None
+        if header["teacher"].get("stored", True):
+            stored_teacher = persistence.build_model(
+                header["teacher"], f"{prefix}teacher/", tensors, None
+            )
+        chosen = teacher if teacher is not None else stored_teacher
+        params = {k: persistence.decode_value(v) for k, v in header["params"].items()}
+        model = cls(chosen, template, **params)
+        for attr, value in header["fitted"].items():
+            setattr(model, attr, persistence.decode_value(value))
+        model.student_ = persistence.build_model(
+            header["student"], f"{prefix}student/", tensors, None
+        )
+        if chosen is not None:
+            model.teacher_ = as_teacher(chosen)
         return model
 
     def fidelity(self, X: Any) -> float:
@@ -239,6 +405,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 "DistilledClassifier.load() to measure fidelity."
             )
         return float(np.mean(self.student_.predict(X_in) == self.teacher_.predict(X)))
+
+
+persistence.register_estimator(DistilledClassifier)
 
 
 def augment_rows(

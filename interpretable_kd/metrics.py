@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._defaults import PROBA_SUM_TOLERANCE
 from ._validation import check_choice, check_number, format_items
 from .exceptions import InputError, InputTypeError
 
@@ -30,16 +31,23 @@ __all__ = [
     "total_variation",
 ]
 
-# Largest allowed deviation of a probability row's sum from 1.
-PROBA_SUM_TOLERANCE = 1e-3
-
 
 # --------------------------------------------------------------------------- helpers
 
 
 def as_generator(random_state: Any) -> np.random.Generator:
-    """``None``, an int, a SeedSequence, a ``Generator`` or a legacy ``RandomState`` ->
-    a ``numpy.random.Generator`` (a ``Generator`` is returned as is, not copied)."""
+    """A ``numpy.random.Generator`` from any numpy seed.
+
+    Parameters
+    ----------
+    random_state : None, int, SeedSequence, Generator or RandomState
+        A ``Generator`` is returned as is (not copied); a legacy ``RandomState`` seeds a
+        new Generator with one draw.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**32 - 1, dtype=np.int64))
     try:
@@ -173,6 +181,11 @@ def fidelity_score(teacher_pred: Any, student_pred: Any) -> float:
     ----------
     teacher_pred, student_pred : array-like of shape (n_samples,)
         Predicted class labels of the teacher and of the student for the same rows.
+
+    Returns
+    -------
+    float
+        The fidelity, in [0, 1].
     """
     owner = "fidelity_score"
     teacher, student = _label_pair(teacher_pred, student_pred, owner)
@@ -281,6 +294,11 @@ def kl_divergence(
         If True return the (n_samples,) array of per-row divergences, else their mean.
     eps : float
         Floor for ``p_student``, in (0, 1).
+
+    Returns
+    -------
+    float or ndarray of shape (n_samples,)
+        The mean divergence, or the per-row divergences when ``per_row``.
     """
     owner = "kl_divergence"
     eps = check_number(eps, "eps", owner, low=0.0, high=1.0, closed="neither")
@@ -316,6 +334,11 @@ def js_distance(p: Any, q: Any, per_row: bool = False) -> np.ndarray | float:
     p, q : array-like of shape (n_samples, n_classes)
     per_row : bool
         If True return the (n_samples,) array of per-row distances, else their mean.
+
+    Returns
+    -------
+    float or ndarray of shape (n_samples,)
+        The mean distance, or the per-row distances when ``per_row``.
     """
     p_arr, q_arr = _proba_pair(p, q, ("p", "q"), "js_distance")
     return _reduce(np.sqrt(_js_divergence_rows(p_arr, q_arr)), per_row)
@@ -329,6 +352,11 @@ def total_variation(p: Any, q: Any, per_row: bool = False) -> np.ndarray | float
     p, q : array-like of shape (n_samples, n_classes)
     per_row : bool
         If True return the (n_samples,) array of per-row distances, else their mean.
+
+    Returns
+    -------
+    float or ndarray of shape (n_samples,)
+        The mean distance, or the per-row distances when ``per_row``.
     """
     p_arr, q_arr = _proba_pair(p, q, ("p", "q"), "total_variation")
     return _reduce(np.minimum(0.5 * np.abs(p_arr - q_arr).sum(axis=1), 1.0), per_row)
@@ -349,6 +377,11 @@ def expected_calibration_error(y_true_idx: Any, proba: Any, n_bins: int = 15) ->
     proba : array-like of shape (n_samples, n_classes)
     n_bins : int
         Number of equal-width bins M >= 1.
+
+    Returns
+    -------
+    float
+        The ECE, in [0, 1].
     """
     owner = "expected_calibration_error"
     n_bins = check_number(n_bins, "n_bins", owner, integer=True, low=1)

@@ -2,8 +2,17 @@
 
 One ``.safetensors`` file per model: the network weights and numeric fitted arrays as
 tensors, everything else (class, hyperparameters, classes, feature names, history) as JSON
-in the file's metadata. Loading reads that JSON and those tensors, builds the model from a
-fixed list of known classes, and never executes code from the file.
+in the file's metadata. Loading reads that JSON and those tensors, builds the model from
+the table of registered classes, and never executes code from the file.
+
+This module knows no concrete class. Estimators register themselves
+(:func:`register_estimator`; every ``TorchClassifier`` subclass does so when it is
+defined, and ``DistilledClassifier`` in its module). A class that holds other models
+(``DistilledClassifier``) writes and reads its own header through two hooks:
+``model._persistence_header(prefix, tensors)`` and
+``cls._from_persistence_header(header, prefix, tensors, teacher)``, which call
+:func:`describe_model`, :func:`build_model`, :func:`encode_value`, :func:`decode_value`,
+:func:`params_header` and :func:`construct` for the models inside.
 
 Pickling still works for scikit-learn habits, but only for files you trust: unpickling
 runs arbitrary code.
@@ -23,37 +32,83 @@ import torch
 
 from .exceptions import PersistenceError
 
-__all__ = ["FORMAT_VERSION", "load_model", "save_model"]
+__all__ = [
+    "FORMAT_VERSION",
+    "build_model",
+    "construct",
+    "decode_value",
+    "describe_model",
+    "encode_value",
+    "load_model",
+    "params_header",
+    "register_estimator",
+    "save_model",
+]
 
 FORMAT_NAME = "interpretable_kd"
 FORMAT_VERSION = 1
 
+#: Class name -> class of every estimator that ``save`` writes and ``load`` rebuilds.
+_CLASSES: dict[str, type] = {}
+
+
+def register_estimator(cls: type) -> type:
+    """Let :func:`save_model` write, and :func:`load_model` rebuild, instances of ``cls``.
+
+    Files name the class by ``cls.__name__``; registering another class under a name
+    already taken replaces the old one (the latest definition wins).
+
+    Parameters
+    ----------
+    cls : type
+        An estimator class with ``get_params`` and ``__sklearn_is_fitted__``, and either
+        ``_build_module`` (a torch estimator with ``module_``) or the two header hooks
+        (see the module docstring).
+
+    Returns
+    -------
+    type
+        ``cls``, so that this can decorate a class.
+    """
+    _CLASSES[cls.__name__] = cls
+    return cls
+
 
 def _known_classes() -> dict[str, type]:
-    from .distill import DistilledClassifier
-    from .students import ShallowMLPClassifier, SoftLogisticRegression
-    from .teachers import MLPTeacher
+    """The registered classes, by name.
 
-    classes: dict[str, type] = {
-        cls.__name__: cls
-        for cls in (SoftLogisticRegression, ShallowMLPClassifier, MLPTeacher, DistilledClassifier)
-    }
-    try:
-        from .students import SoftDecisionTreeClassifier
-
-        classes[SoftDecisionTreeClassifier.__name__] = SoftDecisionTreeClassifier
-    except ImportError:  # pragma: no cover - the soft tree ships with the package
-        pass
-    return classes
+    Returns
+    -------
+    dict
+        Class name -> class.
+    """
+    return _CLASSES
 
 
 # ---------------------------------------------------------------------------- saving
 def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write a fitted model to ``path`` (a ``.safetensors`` file), atomically.
 
-    Supported: every student, ``MLPTeacher`` and ``DistilledClassifier`` (its student, and
-    its teacher when that is an ``MLPTeacher``; any other teacher is not stored and must be
-    passed again to :func:`load_model`).
+    Supported: every registered class (every student, ``MLPTeacher`` and
+    ``DistilledClassifier``: its student, and its teacher when that is an ``MLPTeacher``;
+    any other teacher is not stored and must be passed again to :func:`load_model`).
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted model of a registered class.
+    path : str or os.PathLike
+        The file to write; its folder is created if needed.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    PersistenceError
+        If the class is not registered or the model is not fitted.
     """
     name = type(model).__name__
     if name not in _known_classes():
@@ -61,10 +116,10 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
             f"save() supports {', '.join(sorted(_known_classes()))}; got {name}. Save other "
             "models with their own library's format."
         )
-    if not hasattr(model, "student_" if name == "DistilledClassifier" else "module_"):
+    if not model.__sklearn_is_fitted__():
         raise PersistenceError(f"This {name} is not fitted; fit it before saving.")
     tensors: dict[str, torch.Tensor] = {}
-    header = _describe(model, "", tensors)
+    header = describe_model(model, "", tensors)
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
@@ -85,11 +140,33 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _describe(model: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+def describe_model(model: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """The JSON header of one fitted model; its tensors go into ``tensors``.
+
+    A model with a ``_persistence_header`` hook writes its own header; any other stores
+    its parameters, its fitted attributes (numeric arrays as tensors, the rest as JSON)
+    and the state of its ``module_``.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted, registered estimator.
+    prefix : str
+        Prepended to the tensor names (``"student/"`` for a model inside another).
+    tensors : dict
+        Tensor name -> Tensor; filled in place.
+
+    Returns
+    -------
+    dict
+        The header: ``class``, ``params``, ``fitted``, ``arrays`` (or the hook's keys).
+    """
+    hook = getattr(model, "_persistence_header", None)
+    if hook is not None:
+        header: dict[str, Any] = hook(prefix, tensors)
+        return header
     name = type(model).__name__
-    if name == "DistilledClassifier":
-        return _describe_distilled(model, prefix, tensors)
-    header: dict[str, Any] = {"class": name, "params": _params(model), "fitted": {}, "arrays": []}
+    header = {"class": name, "params": params_header(model), "fitted": {}, "arrays": []}
     for attr, value in vars(model).items():
         if not attr.endswith("_") or attr.startswith("_"):
             continue
@@ -100,47 +177,57 @@ def _describe(model: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> dict
             tensors[f"{prefix}array.{attr}"] = torch.from_numpy(np.ascontiguousarray(value))
             header["arrays"].append(attr)
         else:
-            header["fitted"][attr] = _encode(value, f"{name}.{attr}")
+            header["fitted"][attr] = encode_value(value, f"{name}.{attr}")
     return header
 
 
-def _describe_distilled(
-    model: Any, prefix: str, tensors: dict[str, torch.Tensor]
-) -> dict[str, Any]:
-    params = model.get_params(deep=False)
-    teacher_obj, student_template = params.pop("teacher"), params.pop("student")
-    header: dict[str, Any] = {
-        "class": "DistilledClassifier",
-        "params": {k: _encode(v, f"DistilledClassifier.{k}") for k, v in params.items()},
-        "student_template": {
-            "class": type(student_template).__name__,
-            "params": _params(student_template),
-        },
-        "student": _describe(model.student_, f"{prefix}student/", tensors),
-        "fitted": {
-            attr: _encode(getattr(model, attr), f"DistilledClassifier.{attr}")
-            for attr in ("classes_", "n_features_in_", "feature_names_in_", "n_synthetic_")
-            if hasattr(model, attr)
-        },
-    }
-    if type(teacher_obj).__name__ == "MLPTeacher" and hasattr(teacher_obj, "module_"):
-        header["teacher"] = _describe(teacher_obj, f"{prefix}teacher/", tensors)
-    else:
-        header["teacher"] = {"stored": False, "model_name": type(teacher_obj).__name__}
-    return header
+def params_header(model: Any) -> dict[str, Any]:
+    """The constructor parameters of a registered model, as JSON.
 
+    Parameters
+    ----------
+    model : estimator
+        A registered estimator (fitted or not).
 
-def _params(model: Any) -> dict[str, Any]:
+    Returns
+    -------
+    dict
+        ``get_params(deep=False)``, each value through :func:`encode_value`.
+
+    Raises
+    ------
+    PersistenceError
+        If the class is not registered.
+    """
     name = type(model).__name__
     if name not in _known_classes():
         raise PersistenceError(
             f"save() can store students of kinds {', '.join(sorted(_known_classes()))}; got {name}."
         )
-    return {k: _encode(v, f"{name}.{k}") for k, v in model.get_params(deep=False).items()}
+    return {k: encode_value(v, f"{name}.{k}") for k, v in model.get_params(deep=False).items()}
 
 
-def _encode(value: Any, where: str) -> Any:
-    """JSON with markers for the few non-JSON types fitted models hold."""
+def encode_value(value: Any, where: str) -> Any:
+    """JSON with markers for the few non-JSON types fitted models hold.
+
+    Parameters
+    ----------
+    value : object
+        None, bool, str, a number, a tuple, list or dict of these, an array or a
+        DataFrame.
+    where : str
+        ``Class.attribute``, for the error message.
+
+    Returns
+    -------
+    object
+        JSON-serialisable data that :func:`decode_value` turns back into ``value``.
+
+    Raises
+    ------
+    PersistenceError
+        For any other type.
+    """
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, np.bool_):
@@ -150,39 +237,56 @@ def _encode(value: Any, where: str) -> Any:
     if isinstance(value, float | np.floating):
         return float(value) if np.isfinite(value) else {"__float__": str(float(value))}
     if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, where) for v in value]}
+        return {"__tuple__": [encode_value(v, where) for v in value]}
     if isinstance(value, list):
-        return [_encode(v, where) for v in value]
+        return [encode_value(v, where) for v in value]
     if isinstance(value, dict):
-        return {"__dict__": [[_encode(k, where), _encode(v, where)] for k, v in value.items()]}
+        return {
+            "__dict__": [[encode_value(k, where), encode_value(v, where)] for k, v in value.items()]
+        }
     if isinstance(value, np.ndarray):
-        return {"__array__": [_encode(v, where) for v in value.tolist()], "dtype": value.dtype.str}
+        return {
+            "__array__": [encode_value(v, where) for v in value.tolist()],
+            "dtype": value.dtype.str,
+        }
     if isinstance(value, pd.DataFrame):
-        return {"__frame__": _encode(value.to_dict(orient="split"), where)}
+        return {"__frame__": encode_value(value.to_dict(orient="split"), where)}
     raise PersistenceError(
         f"save() cannot store {where} of type {type(value).__name__}: only numbers, strings, "
         "lists, tuples, dicts and arrays are stored. Set it to an int (e.g. random_state=0)."
     )
 
 
-def _decode(value: Any) -> Any:
+def decode_value(value: Any) -> Any:
+    """The inverse of :func:`encode_value`.
+
+    Parameters
+    ----------
+    value : object
+        JSON data read from a header.
+
+    Returns
+    -------
+    object
+        The original value (tuples, dicts, arrays with their dtype, DataFrames).
+    """
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [decode_value(v) for v in value]
     if not isinstance(value, dict):
         return value
     if "__float__" in value:
         return float(value["__float__"])
     if "__tuple__" in value:
-        return tuple(_decode(v) for v in value["__tuple__"])
+        return tuple(decode_value(v) for v in value["__tuple__"])
     if "__dict__" in value:
-        return {_hashable(_decode(k)): _decode(v) for k, v in value["__dict__"]}
+        return {_hashable(decode_value(k)): decode_value(v) for k, v in value["__dict__"]}
     if "__array__" in value:
         dtype = np.dtype(value["dtype"])
         if dtype.kind == "O":
-            return np.asarray(_decode(value["__array__"]), dtype=object)
-        return np.asarray(_decode(value["__array__"]), dtype=dtype)
+            return np.asarray(decode_value(value["__array__"]), dtype=object)
+        return np.asarray(decode_value(value["__array__"]), dtype=dtype)
     if "__frame__" in value:
-        split = _decode(value["__frame__"])
+        split = decode_value(value["__frame__"])
         return pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])
     raise PersistenceError(f"Unknown value in a model file: {sorted(value)!r}.")
 
@@ -197,12 +301,27 @@ def load_model(
 ) -> Any:
     """Read a model written by :func:`save_model`. Executes no code from the file.
 
-    Args:
-        path: the ``.safetensors`` file.
-        teacher: for a ``DistilledClassifier`` whose teacher was not stored (anything but
-            an ``MLPTeacher``): the teacher to attach. Without it the loaded model predicts
-            but has no ``teacher_``.
-        expected: raise unless the file holds an instance of this class.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.safetensors`` file.
+    teacher : object, optional
+        For a ``DistilledClassifier`` whose teacher was not stored (anything but an
+        ``MLPTeacher``): the teacher to attach. Without it the loaded model predicts but
+        has no ``teacher_``.
+    expected : type, optional
+        Raise unless the file holds an instance of this class.
+
+    Returns
+    -------
+    estimator
+        The fitted model.
+
+    Raises
+    ------
+    PersistenceError
+        If the file is missing, not a model file, from a newer format, damaged, or of
+        another class than ``expected``.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -240,7 +359,7 @@ def load_model(
         raise PersistenceError(f"{str(source)!r} has an unknown model format version {version}.")
     try:
         header = json.loads(metadata["header"])
-        model = _build(header, "", tensors, teacher)
+        model = build_model(header, "", tensors, teacher)
     except PersistenceError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -253,24 +372,68 @@ def load_model(
     return model
 
 
-def _construct(class_name: str, params: dict[str, Any]) -> Any:
+def construct(class_name: str, params: dict[str, Any]) -> Any:
+    """A new, unfitted instance of a registered class.
+
+    Parameters
+    ----------
+    class_name : str
+        The class's name in the file.
+    params : dict
+        Its constructor parameters as JSON (decoded here).
+
+    Returns
+    -------
+    estimator
+        ``cls(**params)``.
+
+    Raises
+    ------
+    PersistenceError
+        If no class of that name is registered.
+    """
     known = _known_classes()
     if class_name not in known:
         raise PersistenceError(
             f"The file holds a model of class {class_name!r}, which this version of "
             f"interpretable_kd does not know ({', '.join(sorted(known))})."
         )
-    return known[class_name](**{k: _decode(v) for k, v in params.items()})
+    return known[class_name](**{k: decode_value(v) for k, v in params.items()})
 
 
-def _build(
+def build_model(
     header: dict[str, Any], prefix: str, tensors: dict[str, torch.Tensor], teacher: Any
 ) -> Any:
-    if header["class"] == "DistilledClassifier":
-        return _build_distilled(header, prefix, tensors, teacher)
-    model = _construct(header["class"], header["params"])
+    """Rebuild one model from its header and tensors (the inverse of
+    :func:`describe_model`).
+
+    A class with a ``_from_persistence_header`` hook rebuilds itself; any other is
+    constructed from its parameters, given its fitted attributes, and gets a fresh
+    ``_build_module`` network loaded with the stored state.
+
+    Parameters
+    ----------
+    header : dict
+        The model's header.
+    prefix : str
+        The prefix of its tensor names.
+    tensors : dict
+        Every tensor of the file.
+    teacher : object or None
+        A teacher to attach (passed to the hook; ignored otherwise).
+
+    Returns
+    -------
+    estimator
+        The fitted model.
+    """
+    cls = _known_classes().get(header["class"])
+    hook = getattr(cls, "_from_persistence_header", None)
+    if hook is not None:
+        return hook(header, prefix, tensors, teacher)
+    model = construct(header["class"], header["params"])
     for attr, value in header["fitted"].items():
-        setattr(model, attr, _decode(value))
+        setattr(model, attr, decode_value(value))
     for attr in header["arrays"]:
         setattr(model, attr, tensors[f"{prefix}array.{attr}"].numpy().copy())
     module = model._build_module(int(model.n_features_in_), len(model.classes_))
@@ -283,26 +446,4 @@ def _build(
     module.eval()
     model.module_ = module.to(model._device())
     model._fit_interrupted = False
-    return model
-
-
-def _build_distilled(
-    header: dict[str, Any], prefix: str, tensors: dict[str, torch.Tensor], teacher: Any
-) -> Any:
-    from .teachers import as_teacher
-
-    template = _construct(header["student_template"]["class"], header["student_template"]["params"])
-    stored_teacher = None
-    if header["teacher"].get("stored", True):
-        stored_teacher = _build(header["teacher"], f"{prefix}teacher/", tensors, None)
-    chosen = teacher if teacher is not None else stored_teacher
-    params = {k: _decode(v) for k, v in header["params"].items()}
-    from .distill import DistilledClassifier
-
-    model = DistilledClassifier(chosen, template, **params)
-    for attr, value in header["fitted"].items():
-        setattr(model, attr, _decode(value))
-    model.student_ = _build(header["student"], f"{prefix}student/", tensors, None)
-    if chosen is not None:
-        model.teacher_ = as_teacher(chosen)
     return model

@@ -30,9 +30,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._numeric import softmax
+from ._training import TorchClassifier, batched_inference
 from ._validation import check_choice, check_fitted, check_number, format_items
 from .exceptions import InputError, InputTypeError, TeacherOutputError
-from .students._base import TorchClassifier
 
 __all__ = [
     "CallableTeacher",
@@ -51,15 +52,20 @@ _PROBA_TOLERANCE = 1e-3
 
 
 def proba_to_logits(proba: np.ndarray) -> np.ndarray:
-    """Log-probabilities with zeros clipped, so that they are finite logits."""
+    """Log-probabilities with zeros clipped, so that they are finite logits.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        Probabilities.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        ``max(log p, log(float32 tiny))``.
+    """
     with np.errstate(divide="ignore"):
         return np.maximum(np.log(proba), _LOG_TINY)
-
-
-def logits_to_proba(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    proba = np.exp(shifted)
-    return proba / proba.sum(axis=1, keepdims=True)
 
 
 class Teacher:
@@ -149,9 +155,7 @@ class Teacher:
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, float64 array of shape (n_samples, n_classes)."""
         out = self._checked(X)
-        return (
-            out / out.sum(axis=1, keepdims=True) if self.output == "proba" else logits_to_proba(out)
-        )
+        return out / out.sum(axis=1, keepdims=True) if self.output == "proba" else softmax(out)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels, shape (n_samples,)."""
@@ -235,24 +239,12 @@ class TorchTeacher(Teacher):
 
     def _raw(self, X: Any) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
-        try:
-            param = next(self.module.parameters())
-            device, dtype = param.device, param.dtype
-        except StopIteration:
-            device, dtype = torch.device("cpu"), torch.float32
-        was_training = self.module.training
-        self.module.eval()
-        try:
-            with torch.no_grad():
-                parts = [
-                    self.module(torch.from_numpy(X[i : i + self.batch_size]).to(device, dtype))
-                    .double()
-                    .cpu()
-                    .numpy()
-                    for i in range(0, X.shape[0], self.batch_size)
-                ]
-        finally:
-            self.module.train(was_training)
+        parts = batched_inference(
+            self.module,
+            X,
+            lambda module, batch: module(batch).double().cpu().numpy(),
+            self.batch_size,
+        )
         out = np.concatenate(parts)
         if not hasattr(self, "classes_"):
             self.classes_ = np.arange(out.shape[1])

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from interpretable_kd import cli
+from interpretable_kd.datasets.csv import warn_conflicting_scores
 from interpretable_kd.exceptions import InterpretableKDWarning
 
 ERROR = "interpretable-kd: error: "
@@ -119,7 +120,7 @@ def test_report_reads_scores_from_an_npy_file(table, csv_file, tmp_path, capsys)
 def test_identical_rows_with_different_scores_are_flagged() -> None:
     X = pd.DataFrame({"a": [1.0, 1.0, 2.0, 2.0], "b": [0.0, 0.0, 1.0, 1.0]})
     with pytest.warns(InterpretableKDWarning, match="1 of the 4 rows repeat the features"):
-        cli._warn_conflicting_scores(X, np.array([0.1, 0.2, 0.3, 0.3]))
+        warn_conflicting_scores(X, np.array([0.1, 0.2, 0.3, 0.3]))
 
 
 def test_datasets_lists_the_bundled_data_sets(capsys) -> None:

@@ -24,7 +24,7 @@ from interpretable_kd import (
     as_teacher,
 )
 from interpretable_kd.exceptions import ReportError
-from interpretable_kd.report import figures, html
+from interpretable_kd.report import figures, html, writer
 from interpretable_kd.report.numbers import DistillationReport
 from interpretable_kd.students import SoftDecisionTreeClassifier
 
@@ -416,7 +416,7 @@ def test_failure_to_move_the_new_report_in_puts_the_earlier_one_back(
             raise OSError("disk full")
         real_replace(source, destination)
 
-    monkeypatch.setattr(html.os, "replace", replace)
+    monkeypatch.setattr(writer.os, "replace", replace)
     with pytest.raises(OSError, match="disk full"):
         report.save(target)
     after = {p.name: p.read_bytes() for p in target.rglob("*") if p.is_file()}

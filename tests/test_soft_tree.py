@@ -17,10 +17,10 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
+from interpretable_kd._training import Targets
 from interpretable_kd.distill import DistilledClassifier
 from interpretable_kd.exceptions import InputError, InputTypeError, ParameterError
 from interpretable_kd.students import SoftDecisionTreeClassifier
-from interpretable_kd.students._base import Targets
 from interpretable_kd.students.soft_tree import (
     DecisionStep,
     _SoftTreeModule,

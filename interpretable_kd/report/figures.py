@@ -1,33 +1,42 @@
-"""The report's figures: matplotlib on the Agg canvas, PNG bytes out.
+"""The report's comparison figures: matplotlib on the Agg canvas, PNG bytes out.
 
-Every function takes numbers that :class:`~interpretable_kd.report.numbers.DistillationReport`
-already computed and returns a :class:`matplotlib.figure.Figure` (or None when there is
-nothing to draw); :func:`to_png` turns a figure into PNG bytes. Figures are built as
-``Figure`` objects attached to an Agg canvas, never through ``pyplot``, so nothing here
-touches matplotlib's global state: no backend switch, no open-figure registry, no leak
-into the caller's interactive session.
-
-Conventions: the Okabe–Ito palette (distinguishable with the common colour-vision
-deficiencies), the teacher always in black, each student in the same colour in every
-figure; diverging weights in purple–orange, counts in blues; every figure has a title and
-labelled axes. Text from data (feature, class and student names) is drawn literally:
-``$`` is escaped so that matplotlib never reads a name as mathtext.
+Every function takes the report (a :class:`~interpretable_kd.audit.ComparisonResult`:
+numbers already computed) and returns a :class:`matplotlib.figure.Figure`, or None when
+there is nothing to draw; :func:`to_png` turns a figure into PNG bytes. The drawings of
+the students themselves (coefficients, hidden weights, the soft tree) are in
+:mod:`.whitebox`, drawn from each student's readable view; the shared look (palette,
+canvas, literal labels) is in :mod:`._style`. Both are re-exported here.
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
+
+from ._style import (
+    DPI,
+    MUTED,
+    NEGATIVE,
+    OKABE_ITO,
+    SEQUENTIAL,
+    TEACHER_COLOUR,
+    TOP_FEATURES,
+    class_colours,
+    label,
+    student_colour,
+    to_png,
+)
+from ._style import finite as _finite
+from ._style import interval as _interval
+from ._style import new_figure as _figure
+from ._style import styled as _styled
+from ._style import text_colour as _text_colour
+from .whitebox import logistic_coefficients, mlp_hidden_weights, soft_tree_diagram, tree_filters
 
 __all__ = [
     "DPI",
@@ -36,122 +45,34 @@ __all__ = [
     "accuracy_fidelity",
     "agreement_matrices",
     "attribution_agreement",
+    "class_colours",
     "distill_compare",
     "global_importance",
+    "label",
     "logistic_coefficients",
     "mlp_hidden_weights",
+    "report_index",
     "soft_tree_diagram",
+    "student_colour",
     "to_png",
     "tree_filters",
 ]
 
-#: Resolution of every PNG (the report's figures are at least this sharp).
-DPI = 150
-#: Features shown in importance and coefficient figures.
-TOP_FEATURES = 15
-#: Okabe & Ito (2008), "Color Universal Design": orange, sky blue, bluish green, blue,
-#: vermillion, reddish purple, yellow, black.
-OKABE_ITO = (
-    "#E69F00",
-    "#56B4E9",
-    "#009E73",
-    "#0072B2",
-    "#D55E00",
-    "#CC79A7",
-    "#F0E442",
-    "#000000",
-)
-TEACHER_COLOUR = "#000000"
-POSITIVE = "#0072B2"  # blue: raises the odds / significant
-NEGATIVE = "#D55E00"  # vermillion: lowers the odds
-MUTED = "#999999"
-DIVERGING = "PuOr_r"
-SEQUENTIAL = "Blues"
-MAX_LABEL = 42  # characters of a name drawn in a figure (tables show it whole)
-MAX_TREE_LEVELS = 5  # inner levels drawn in the tree diagram
-
-_STYLE: Any = {  # rcParams while drawing (typed Any: the stubs want literal keys)
-    "font.size": 9.5,
-    "axes.titlesize": 10.5,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "figure.titlesize": 12,
-    "figure.titleweight": "bold",
-    "xtick.labelsize": 8.5,
-    "ytick.labelsize": 8.5,
-    "legend.fontsize": 8,
-    "legend.frameon": False,
-}
-
-
-# --------------------------------------------------------------------------- helpers
-def _figure(width: float, height: float) -> Figure:
-    """A new figure on its own Agg canvas, with the report's style."""
-    with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _styled(fig: Figure) -> Any:
-    """Context manager applying the report's rcParams while a figure is drawn."""
-    return matplotlib.rc_context(_STYLE)
-
-
-def to_png(fig: Figure) -> bytes:
-    """PNG bytes of ``fig`` at :data:`DPI` (the pHYs chunk records the resolution)."""
-    buffer = io.BytesIO()
-    with matplotlib.rc_context(_STYLE):
-        fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
-    return buffer.getvalue()
-
-
-def label(text: Any, limit: int = MAX_LABEL) -> str:
-    """A name as matplotlib should draw it: literal (``$`` escaped), cut at ``limit``."""
-    text = str(text).replace("\n", " ")
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("$", r"\$")
-
-
-def student_colour(index: int) -> str:
-    """The colour of the ``index``-th student (the teacher is black)."""
-    return OKABE_ITO[index % (len(OKABE_ITO) - 1)]
-
-
-def class_colours(n: int) -> list[str]:
-    """One colour per class: Okabe–Ito, then greys when there are more classes."""
-    colours = list(OKABE_ITO[:-1])
-    if n <= len(colours):
-        return colours[:n]
-    greys = [f"{g:.2f}" for g in np.linspace(0.15, 0.85, n - len(colours))]
-    return colours + greys
-
-
-def _finite(value: Any) -> bool:
-    return value is not None and isinstance(value, int | float) and math.isfinite(value)
-
-
-def _interval(ci: Sequence[float] | None) -> tuple[float, float] | None:
-    if ci is None or len(ci) != 2 or not (_finite(ci[0]) and _finite(ci[1])):
-        return None
-    return float(ci[0]), float(ci[1])
-
-
-def _inner(model: Any) -> Any:
-    """The fitted student inside a ``DistilledClassifier`` (or the model itself)."""
-    return getattr(model, "student_", model)
-
-
-def _text_colour(value: float, vmax: float) -> str:
-    return "white" if vmax > 0 and value / vmax > 0.6 else "black"
-
 
 # --------------------------------------------------------------------------- summary
 def accuracy_fidelity(report: Any) -> Figure:
-    """Accuracy (teacher and students) and fidelity (students), with 95% intervals."""
+    """Accuracy (teacher and students) and fidelity (students), with 95% intervals.
+
+    Parameters
+    ----------
+    report : ComparisonResult
+        The comparison (teacher dict, student results).
+
+    Returns
+    -------
+    Figure
+        One panel per measure (accuracy only with labels), one row per model.
+    """
     names = list(report.students)
     results = list(report.students.values())
     has_accuracy = "accuracy" in report.teacher and report.teacher.get("accuracy") is not None
@@ -164,6 +85,17 @@ def accuracy_fidelity(report: Any) -> Figure:
         colours = [TEACHER_COLOUR] + [student_colour(i) for i in range(len(names))]
 
         def draw(ax: Any, values: list[Any], cis: list[Any], title: str, xlabel: str) -> None:
+            """Draw one panel: a point per model, its interval as error bars.
+
+            Parameters
+            ----------
+            ax : Axes
+                The panel.
+            values, cis : list
+                One estimate and one ``(low, high)`` (or None) per model, teacher first.
+            title, xlabel : str
+                The panel's labels.
+            """
             for yi, value, ci, colour in zip(y, values, cis, colours, strict=True):
                 if not _finite(value):
                     if value is not None or title.startswith("Accuracy"):
@@ -241,7 +173,18 @@ def accuracy_fidelity(report: Any) -> Figure:
 
 
 def agreement_matrices(report: Any) -> Figure:
-    """One matrix per student: rows the teacher's class, columns the student's class."""
+    """One matrix per student: rows the teacher's class, columns the student's class.
+
+    Parameters
+    ----------
+    report : ComparisonResult
+        The comparison.
+
+    Returns
+    -------
+    Figure
+        Counts, coloured by the share of the teacher's row.
+    """
     names = list(report.students)
     classes = [label(c, 20) for c in report.class_names]
     n_classes = len(classes)
@@ -288,7 +231,18 @@ def agreement_matrices(report: Any) -> Figure:
 
 # --------------------------------------------------------------------------- attributions
 def _importance_columns(report: Any) -> list[tuple[str, np.ndarray, str]]:
-    """(title, global importance, colour) of the teacher and of each explained student."""
+    """(title, global importance, colour) of the teacher and of each explained student.
+
+    Parameters
+    ----------
+    report : ComparisonResult
+        The comparison.
+
+    Returns
+    -------
+    list of tuple
+        ``(title, mean |SHAP| of shape (n_features,), colour)``, teacher first.
+    """
     columns = []
     if report.teacher_attributions is not None:
         columns.append(
@@ -306,7 +260,19 @@ def global_importance(report: Any, top: int = TOP_FEATURES) -> Figure | None:
     """Mean |SHAP| per feature of the teacher and each student, side by side.
 
     Features are ranked by the teacher's importance, or by the students' mean importance
-    when the teacher is known only by its scores. Returns None when nothing was explained.
+    when the teacher is known only by its scores.
+
+    Parameters
+    ----------
+    report : ComparisonResult
+        The comparison.
+    top : int
+        Features shown.
+
+    Returns
+    -------
+    Figure or None
+        None when nothing was explained.
     """
     columns = _importance_columns(report)
     if not columns:
@@ -339,7 +305,19 @@ def global_importance(report: Any, top: int = TOP_FEATURES) -> Figure | None:
 
 def attribution_agreement(report: Any) -> Figure | None:
     """Per-row agreement of each student's attributions with the teacher's, with the
-    explainer's noise floor (the teacher explained twice) as the reference."""
+    explainer's noise floor (the teacher explained twice) as the reference.
+
+    Parameters
+    ----------
+    report : ComparisonResult
+        The comparison.
+
+    Returns
+    -------
+    Figure or None
+        Top-k feature agreement and rank correlation per explained row; None when no
+        student's attributions could be compared.
+    """
     students = [(name, r) for name, r in report.students.items() if r.agreement_rows is not None]
     if not students:
         return None
@@ -414,321 +392,43 @@ def attribution_agreement(report: Any) -> Figure | None:
 
 
 def report_index(report: Any, name: str) -> int:
-    """Position of a student in the report (its colour)."""
+    """Position of a student in the report (its colour).
+
+    Parameters
+    ----------
+    report : ComparisonResult
+        The comparison.
+    name : str
+        A student's name.
+
+    Returns
+    -------
+    int
+    """
     return list(report.students).index(name)
 
 
 # --------------------------------------------------------------------------- white boxes
-def logistic_coefficients(
-    result: Any, feature_names: Sequence[str], class_names: Sequence[str], top: int = TOP_FEATURES
-) -> Figure:
-    """Coefficients of a logistic student by feature name (largest |coefficient| first);
-    odds ratios ``exp(coef)`` written beside the bars of a binary model."""
-    model = _inner(result.model)
-    coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))
-    intercept = np.atleast_1d(np.asarray(getattr(model, "intercept_", [0.0]), dtype=float))
-    fig: Figure
-    if coef.shape[0] == 1:
-        order = np.argsort(-np.abs(coef[0]), kind="stable")[:top]
-        values = coef[0, order]
-        y = np.arange(len(order))[::-1]
-        fig = _figure(8.0, 0.3 * len(order) + 1.6)
-        with _styled(fig):
-            ax = fig.subplots()
-            colours = [POSITIVE if v >= 0 else NEGATIVE for v in values]
-            ax.barh(y, values, color=colours, height=0.7)
-            ax.axvline(0, color="black", linewidth=0.8)
-            span = float(np.max(np.abs(values))) if values.size else 1.0
-            for yi, value in zip(y, values, strict=True):
-                ax.text(
-                    value + (0.02 * span if value >= 0 else -0.02 * span),
-                    yi,
-                    f"×{math.exp(value):.2f}",
-                    va="center",
-                    ha="left" if value >= 0 else "right",
-                    fontsize=7,
-                )
-            ax.set_xlim(-1.3 * span, 1.3 * span)
-            ax.set_yticks(y, [label(feature_names[j]) for j in order])
-            positive = label(class_names[1] if len(class_names) > 1 else "class 1", 24)
-            ax.set_xlabel(f"coefficient (log-odds of '{positive}'); beside each bar: odds ratio")
-            ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-            ax.set_axisbelow(True)
-            ax.set_title(
-                f"{label(result.name, 30)}: top {len(order)} coefficients "
-                f"(intercept {intercept[0]:+.3f})\nblue raises, vermillion lowers the odds "
-                f"of '{positive}'"
-            )
-        return fig
-    order = np.argsort(-np.abs(coef).max(axis=0), kind="stable")[:top]
-    block = coef[:, order].T
-    fig = _figure(1.0 * coef.shape[0] + 4.5, 0.3 * len(order) + 2.0)
-    with _styled(fig):
-        ax = fig.subplots()
-        vmax = float(np.max(np.abs(block))) or 1.0
-        image = ax.imshow(block, cmap=DIVERGING, vmin=-vmax, vmax=vmax, aspect="auto")
-        for (i, j), value in np.ndenumerate(block):
-            colour = _text_colour(abs(value), vmax)
-            ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7, color=colour)
-        ax.set_yticks(np.arange(len(order)), [label(feature_names[j]) for j in order])
-        names = [label(c, 14) for c in class_names]
-        tilt = max(len(c) for c in names) > max(2, 60 // len(names))
-        ax.set_xticks(
-            np.arange(coef.shape[0]),
-            names,
-            rotation=30 if tilt else 0,
-            ha="right" if tilt else "center",
-        )
-        ax.set_xlabel("class")
-        ax.set_title(f"{label(result.name, 30)}: coefficients of the top {len(order)} features")
-        fig.colorbar(image, ax=ax, label="coefficient (log-odds)", shrink=0.8)
-    return fig
-
-
-def mlp_hidden_weights(
-    result: Any, feature_names: Sequence[str], class_names: Sequence[str], top: int = 20
-) -> Figure:
-    """First-layer weights (features x hidden units; the ``top`` features with the largest
-    weight norm) above the output weights (classes x hidden units) of an MLP student."""
-    model = _inner(result.model)
-    hidden = np.asarray(model.hidden_weights_, dtype=float)  # (units, features)
-    output = np.asarray(model.output_weights_, dtype=float)  # (classes, units)
-    order = np.argsort(-np.linalg.norm(hidden, axis=0), kind="stable")[:top]
-    n_units = hidden.shape[0]
-    height = 0.22 * len(order) + 0.3 * output.shape[0] + 2.2
-    fig = _figure(min(14.0, 0.32 * n_units + 4.5), height)
-    with _styled(fig):
-        top_ax, bottom_ax = fig.subplots(
-            2,
-            1,
-            sharex=True,
-            gridspec_kw={"height_ratios": [max(len(order), 1), max(output.shape[0], 1) + 0.5]},
-        )
-        block = hidden[:, order].T
-        vmax = float(np.max(np.abs(block))) or 1.0
-        image = top_ax.imshow(block, cmap=DIVERGING, vmin=-vmax, vmax=vmax, aspect="auto")
-        top_ax.set_yticks(np.arange(len(order)), [label(feature_names[j], 34) for j in order])
-        top_ax.set_ylabel("feature")
-        top_ax.set_title(
-            f"{label(result.name, 30)}: input weights of the {n_units} hidden units "
-            f"({len(order)} features with the largest weights)"
-        )
-        fig.colorbar(image, ax=top_ax, label="input weight", shrink=0.8)
-        vout = float(np.max(np.abs(output))) or 1.0
-        image = bottom_ax.imshow(output, cmap=DIVERGING, vmin=-vout, vmax=vout, aspect="auto")
-        bottom_ax.set_yticks(np.arange(output.shape[0]), [label(c, 20) for c in class_names])
-        bottom_ax.set_ylabel("class")
-        bottom_ax.set_xlabel("hidden unit")
-        bottom_ax.set_xticks(np.arange(n_units), [str(u) for u in range(n_units)])
-        bottom_ax.set_title("output weights: how each unit pushes each class's logit")
-        fig.colorbar(image, ax=bottom_ax, label="output weight", shrink=0.8)
-    return fig
-
-
-def _tree_parts(model: Any) -> dict[str, Any]:
-    """What the diagram needs from a fitted SoftDecisionTreeClassifier."""
-    weights = np.asarray(model.node_weights_, dtype=float)
-    n_inner = weights.shape[0]
-    leaves = np.asarray(model.leaf_distributions_, dtype=float)
-    n_leaves = leaves.shape[0]
-    reach = getattr(model, "node_reach_", None)
-    counts = getattr(model, "leaf_counts_", None)
-    names = getattr(model, "feature_names_in_", None)
-    return {
-        "weights": weights,
-        "biases": np.asarray(model.node_biases_, dtype=float),
-        "leaves": leaves,
-        "depth": round(math.log2(n_leaves)),
-        "n_inner": n_inner,
-        "reach": None if reach is None else np.asarray(reach, dtype=float),
-        "counts": None if counts is None else np.asarray(counts, dtype=float),
-        "names": [str(n) for n in names]
-        if names is not None
-        else [f"x{j}" for j in range(weights.shape[1])],
-    }
-
-
-def _signed(value: float) -> str:
-    """``+1.23`` / ``−1.23`` with a typographic minus."""
-    return f"{value:+.2f}".replace("-", "−")
-
-
-def soft_tree_diagram(
-    result: Any, class_names: Sequence[str], feature_names: Sequence[str] | None = None
-) -> Figure:
-    """The soft tree drawn root-left: each inner node with its three largest effective
-    weights, each leaf with its class distribution and training rows.
-
-    A row goes to the lower child ("yes") with probability
-    ``sigmoid(sum_j w_j x_j + b)``. Nodes and leaves that (almost) no training row
-    reaches are drawn faded. Trees deeper than :data:`MAX_TREE_LEVELS` are drawn down to
-    that depth.
-    """
-    parts = _tree_parts(_inner(result.model))
-    names = list(feature_names) if feature_names is not None else parts["names"]
-    depth = parts["depth"]
-    levels = min(depth, MAX_TREE_LEVELS)
-    full = levels == depth
-    slots = 2**levels  # vertical slots: the leaves, or the deepest drawn nodes
-    colours = class_colours(len(class_names))
-    reach = parts["reach"]
-    counts = parts["counts"]
-    total = float(counts.sum()) if counts is not None else 0.0
-    fig = _figure(10.5, max(4.5, 0.55 * slots + 1.3))
-    with _styled(fig):
-        ax = fig.subplots()
-        ax.set_xlim(-0.05, levels + (1.55 if full else 0.95))
-        ax.set_ylim(slots - 0.3, -0.9)
-        ax.axis("off")
-
-        def position(node: int) -> tuple[float, float]:
-            level = math.floor(math.log2(node + 1))
-            index = node - (2**level - 1)
-            return float(level), (index + 0.5) * slots / 2**level
-
-        for node in range(2**levels - 1):
-            level = math.floor(math.log2(node + 1))
-            x, y = position(node)
-            if level < levels - 1 or full:
-                for side, child in (("no", 2 * node + 1), ("yes", 2 * node + 2)):
-                    x1, y1 = position(child)
-                    ax.plot([x + 0.04, x1], [y, y1], color="#8a96a3", linewidth=0.8, zorder=1)
-                    ax.text(
-                        x + 0.04 + 0.55 * (x1 - x - 0.04),
-                        y + 0.55 * (y1 - y),
-                        side,
-                        fontsize=6.5,
-                        color="#55606c",
-                        ha="center",
-                        va="center",
-                        bbox={"fc": "white", "ec": "none", "pad": 0.3},
-                        zorder=2,
-                    )
-            w = parts["weights"][node]
-            order = np.argsort(-np.abs(w), kind="stable")[:3]
-            faint = reach is not None and reach[node] < 0.01
-            head = f"node {node}"
-            if reach is not None:
-                head += f" · {100 * reach[node]:.0f}% of rows"
-            terms = "\n".join(f"{_signed(w[j])} {label(names[j], 24)}" for j in order)
-            more = "+ … " if w.size > 3 else ""
-            text = f"{head}\n{terms}\n{more}{_signed(parts['biases'][node])} > 0 → yes"
-            ax.text(
-                x,
-                y,
-                text,
-                ha="left",
-                va="center",
-                fontsize=7,
-                linespacing=1.25,
-                color="#8a96a3" if faint else "#1d2430",
-                bbox={
-                    "boxstyle": "round,pad=0.4",
-                    "fc": "#fafbfc" if faint else "#eef3f8",
-                    "ec": "#c5ccd4" if faint else "#4a6a8a",
-                    "lw": 0.8,
-                },
-                zorder=3,
-            )
-        if full:
-            for leaf in range(2**depth):
-                x, y = position(2**depth - 1 + leaf)
-                dist = parts["leaves"][leaf]
-                empty = counts is not None and counts[leaf] == 0
-                alpha = 0.35 if empty else 1.0
-                left = x
-                for k, p in enumerate(dist):
-                    ax.add_patch(
-                        FancyBboxPatch(
-                            (left, y - 0.2),
-                            0.45 * p,
-                            0.4,
-                            boxstyle="square,pad=0",
-                            fc=colours[k],
-                            ec="none",
-                            alpha=alpha,
-                        )
-                    )
-                    left += 0.45 * p
-                ax.add_patch(
-                    FancyBboxPatch(
-                        (x, y - 0.2),
-                        0.45,
-                        0.4,
-                        boxstyle="square,pad=0",
-                        fc="none",
-                        ec="#333333",
-                        lw=0.6,
-                        alpha=alpha,
-                    )
-                )
-                best = int(np.argmax(dist))
-                info = f"leaf {leaf}: {label(class_names[best], 20)} {dist[best]:.2f}"
-                if counts is not None and total > 0:
-                    n = int(counts[leaf])
-                    info += f"\n{n} row{'' if n == 1 else 's'} ({100 * n / total:.0f}%)"
-                ax.text(
-                    x + 0.5,
-                    y,
-                    info,
-                    ha="left",
-                    va="center",
-                    fontsize=7,
-                    color="#8a96a3" if empty else "#1d2430",
-                )
-            handles = [
-                FancyBboxPatch((0, 0), 1, 1, fc=colours[k], ec="none")
-                for k in range(len(class_names))
-            ]
-            ax.legend(
-                handles,
-                [label(c, 20) for c in class_names],
-                loc="upper left",
-                ncol=1 if len(class_names) <= 4 else 2,
-                title="leaf class distribution",
-                fontsize=7,
-                title_fontsize=7,
-            )
-        shown = "" if full else f", first {levels} levels drawn"
-        ax.set_title(
-            f"{label(result.name, 30)}: soft decision tree of depth {depth}{shown} "
-            "(rows: share of training rows whose most probable path passes there)",
-            fontsize=9,
-        )
-    return fig
-
-
-def tree_filters(result: Any, shape: tuple[int, int]) -> Figure:
-    """The inner nodes' effective filters drawn as images (image data only)."""
-    model = _inner(result.model)
-    images = np.asarray(model.node_filters_as_images(tuple(shape)), dtype=float)
-    n = images.shape[0]
-    columns = min(8, n)
-    rows = math.ceil(n / columns)
-    fig = _figure(1.35 * columns + 1.0, 1.45 * rows + 0.9)
-    with _styled(fig):
-        axes = fig.subplots(rows, columns, squeeze=False)
-        vmax = float(np.max(np.abs(images))) or 1.0
-        image = None
-        for i, ax in enumerate(axes.flat):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i >= n:
-                ax.set_visible(False)
-                continue
-            image = ax.imshow(images[i], cmap=DIVERGING, vmin=-vmax, vmax=vmax)
-            ax.set_title(f"node {i}", fontsize=8, fontweight="normal")
-        if image is not None:
-            fig.colorbar(image, ax=axes, label="weight", shrink=0.8)
-        fig.suptitle(f"{label(result.name, 30)}: node filters as images (orange: towards 'yes')")
-    return fig
 
 
 def distill_compare(report: Any, top: int = 10) -> Figure | None:
     """Distill-and-Compare (Tan et al. 2018), one panel per student that has an outcome
     model: mean |SHAP| of each feature in the mimic (distilled) student minus in the
     outcome student, with 95% intervals, the ``top`` largest differences; filled where the
-    interval excludes zero. Returns None when no student has the panel."""
+    interval excludes zero.
+
+    Parameters
+    ----------
+    report : ComparisonResult
+        The comparison.
+    top : int
+        Features shown per student.
+
+    Returns
+    -------
+    Figure or None
+        None when no student has the panel.
+    """
     panels = [
         (i, name, result.outcome["importance"])
         for i, (name, result) in enumerate(report.students.items())

@@ -1,53 +1,47 @@
 """The HTML report: one self-contained ``index.html``, its figures and ``metrics.json``.
 
-:func:`save_report` writes, into one directory,
+:func:`render_report` turns a report into the files :mod:`.writer` saves:
 
 * ``index.html``: inline CSS, every figure embedded as a PNG ``data:`` URI, no script and
   no link to anything outside the file, so that it opens offline and can be attached to
   an audit as is;
-* ``figures/*.png``: the same figures as files (:data:`~.figures.DPI` dpi);
+* ``figures/*.png``: the same figures as files (:data:`~._style.DPI` dpi);
 * ``metrics.json``: :meth:`DistillationReport.to_dict` (schema_version 1).
 
 The numbers shown in the HTML are read from the same dictionary that ``metrics.json``
-holds, so the two cannot disagree. Templates live in ``templates/`` and are rendered with
-autoescaping on: names from the data (features, classes, students) are always escaped
-and never marked safe.
-
-Writing is atomic: everything is built in a temporary directory beside the target (same
-file system) and renamed into place. A previous report there (a directory with a
-``metrics.json`` carrying ``schema_version``) is replaced; any other non-empty directory
-is refused with a :class:`~interpretable_kd.exceptions.ReportError`. If anything fails on
-the way, the temporary directory is removed and an earlier report stays as it was.
+holds, and the white-box parts from each student's readable view (plain data the model
+produced), so the page never reads a model. Templates live in ``templates/`` and are
+rendered with autoescaping on: names from the data (features, classes, students) are
+always escaped and never marked safe.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import json
-import math
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 
-from ..exceptions import ReportError
-from . import figures
+from .._defaults import LOW_FIDELITY
+from . import figures, whitebox
+from ._output import check_output_directory
+from ._templates import environment
 
-__all__ = ["RenderedFigure", "check_output_directory", "render_html", "save_report"]
+__all__ = [
+    "LOW_FIDELITY",
+    "RenderedFigure",
+    "RenderedReport",
+    "check_output_directory",
+    "render_html",
+    "render_report",
+]
 
 #: Disagreement rows shown per student (the first ones, which carry top features).
 MAX_DISAGREEMENTS_SHOWN = 10
-#: Students below this fidelity get a warning in the summary (from_models' default).
-LOW_FIDELITY = 0.9
 #: Rows of a long per-feature table shown before the rest is folded away.
 VISIBLE_ROWS = 15
 
@@ -63,70 +57,49 @@ class RenderedFigure:
 
     @property
     def data_uri(self) -> str:
+        """The PNG as a ``data:image/png;base64,...`` URI for an ``<img src>``.
+
+        Returns
+        -------
+        str
+        """
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
-# --------------------------------------------------------------------------- formatting
-def _number(value: Any, digits: int = 3) -> str:
-    """The one format of every number in the tables: fixed ``digits`` decimals."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        if not math.isfinite(value):
-            return "—"
-        return f"{float(value):.{digits}f}"
-    return str(value)
-
-
-def _interval(ci: Any, digits: int = 3) -> str:
-    if ci is None or len(ci) != 2 or ci[0] is None or ci[1] is None:
-        return ""
-    return f"[{_number(ci[0], digits)}, {_number(ci[1], digits)}]"
-
-
-def _percent(value: Any) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "—"
-    return f"{100 * float(value):.1f}%"
-
-
-def _plain(value: Any) -> str:
-    """A configuration value as short text (JSON for lists and dicts)."""
-    if isinstance(value, dict | list | tuple):
-        return json.dumps(value, default=str)
-    return _number(value) if isinstance(value, float) else str(value)
-
-
 def _slug(text: str) -> str:
+    """A file-name-safe version of a student's name.
+
+    Parameters
+    ----------
+    text : str
+        The name.
+
+    Returns
+    -------
+    str
+        Lower-case letters, digits and hyphens, at most 40 characters; "student" if empty.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:40] or "student"
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("interpretable_kd.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = _number
-    env.filters["ci"] = _interval
-    env.filters["pct"] = _percent
-    env.filters["plain"] = _plain
-    return env
 
 
 # --------------------------------------------------------------------------- figures
 def _render_figures(report: Any) -> dict[str, Any]:
     """Every figure of the report, drawn and encoded.
 
-    Returns ``{key: RenderedFigure, ..., "students": {name: {slot: RenderedFigure}}}``:
-    report-wide figures by key, each student's under its name.
+    The white-box figures of a student are those :data:`.whitebox.DRAWINGS` lists for its
+    view's ``"view"`` key.
+
+    Parameters
+    ----------
+    report : DistillationReport
+        The report.
+
+    Returns
+    -------
+    dict
+        ``{key: RenderedFigure, ..., "students": {name: {slot: RenderedFigure}}}``:
+        report-wide figures by key, each student's under its name.
     """
     out: dict[str, Any] = {"students": {}}
 
@@ -138,7 +111,19 @@ def _render_figures(report: Any) -> dict[str, Any]:
         caption: str,
         student: str | None = None,
     ) -> None:
-        """Draw ``make()`` (None: nothing to draw) and file it under ``where``."""
+        """Draw ``make()`` (None: nothing to draw) and file it under ``where``.
+
+        Parameters
+        ----------
+        where : str
+            The figure's key (or slot, for a student's figure).
+        make : callable
+            Returns a Figure or None.
+        filename, title, caption : str
+            As shown on the page.
+        student : str or None
+            The student the figure belongs to.
+        """
         fig = make()
         if fig is None:
             return
@@ -195,45 +180,14 @@ def _render_figures(report: Any) -> dict[str, Any]:
     names, classes = report.feature_names, report.class_names
     for i, (name, result) in enumerate(report.students.items()):
         stem = f"student{i + 1}_{_slug(name)}"
-        kind = result.kind
-        if kind == "logistic_regression" and hasattr(figures._inner(result.model), "coef_"):
+        view = result.view or {"view": None}
+        for drawing in whitebox.DRAWINGS.get(view["view"], ()):
             add(
-                "whitebox",
-                partial(figures.logistic_coefficients, result, names, classes),
-                f"{stem}_coefficients.png",
-                "Coefficients",
-                "Coefficients in log-odds per unit of each feature as the student sees it; "
-                "beside each bar the odds ratio exp(coefficient).",
-                student=name,
-            )
-        elif kind == "soft_decision_tree":
-            add(
-                "whitebox",
-                partial(figures.soft_tree_diagram, result, classes, names),
-                f"{stem}_tree.png",
-                "Tree diagram",
-                "Each inner node shows its three largest effective weights; a row goes "
-                "'yes' with probability sigmoid(Σ w·x + b). Each leaf shows its class "
-                "distribution and the training rows whose most probable leaf it is.",
-                student=name,
-            )
-            if report.images_shape is not None:
-                add(
-                    "filters",
-                    partial(figures.tree_filters, result, tuple(report.images_shape)),
-                    f"{stem}_filters.png",
-                    "Node filters as images",
-                    "Each inner node's effective weights drawn on the image grid.",
-                    student=name,
-                )
-        elif kind == "shallow_mlp":
-            add(
-                "whitebox",
-                partial(figures.mlp_hidden_weights, result, names, classes),
-                f"{stem}_hidden_weights.png",
-                "Hidden-unit weights",
-                "Top: what each hidden unit looks at (input weights). Bottom: how each unit "
-                "moves each class's logit (output weights).",
+                drawing.slot,
+                partial(drawing.draw, result, names, classes, report.images_shape),
+                f"{stem}_{drawing.suffix}.png",
+                drawing.title,
+                drawing.caption,
                 student=name,
             )
     return out
@@ -243,6 +197,23 @@ def _render_figures(report: Any) -> dict[str, Any]:
 def _student_context(
     report: Any, metrics: dict[str, Any], rendered: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    """The template's view of every student.
+
+    Parameters
+    ----------
+    report : DistillationReport
+        The report.
+    metrics : dict
+        Its ``metrics.json`` content.
+    rendered : dict
+        The figures from :func:`_render_figures`.
+
+    Returns
+    -------
+    list of dict
+        One entry per student: names, numbers, figures, white-box tables, outcome panel and
+        the first disagreement rows.
+    """
     students: list[dict[str, Any]] = []
     disagreements = report.disagreements
     for name, result in report.students.items():
@@ -287,12 +258,27 @@ def _student_context(
 
 
 def _coefficient_rows(result: Any, report: Any) -> dict[str, Any] | None:
-    """Logistic students: every feature's coefficient (and odds ratio when binary)."""
-    model = figures._inner(result.model)
-    if result.kind != "logistic_regression" or not hasattr(model, "coef_"):
+    """A ``"coefficients"`` view as table rows: every feature's coefficient (and odds
+    ratio when binary), largest |coefficient| first.
+
+    Parameters
+    ----------
+    result : StudentResult
+        One student; only its readable view is read.
+    report : DistillationReport
+        For the feature and class names.
+
+    Returns
+    -------
+    dict or None
+        ``binary``, ``positive_class``, ``intercept``, ``rows``, ``nonzero``; None for any
+        other view.
+    """
+    view = result.view or {"view": None}
+    if view["view"] != "coefficients":
         return None
-    coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))
-    intercept = np.atleast_1d(np.asarray(getattr(model, "intercept_", [np.nan]), dtype=float))
+    coef = np.atleast_2d(np.asarray(view["coef"], dtype=float))
+    intercept = np.atleast_1d(np.asarray(view["intercept"], dtype=float))
     binary = coef.shape[0] == 1
     order = np.argsort(-np.abs(coef).max(axis=0), kind="stable")
     rows = []
@@ -315,15 +301,28 @@ def _coefficient_rows(result: Any, report: Any) -> dict[str, Any] | None:
 
 
 def _tree_rows(result: Any) -> dict[str, Any] | None:
-    """Soft-tree students: node and leaf tables as the student reports them."""
-    if result.kind != "soft_decision_tree":
+    """A ``"soft_tree"`` view's node and leaf tables as rows.
+
+    Parameters
+    ----------
+    result : StudentResult
+        One student; only its readable view is read.
+
+    Returns
+    -------
+    dict or None
+        ``nodes`` and ``leaves`` (lists of row dicts, or None when the model had no
+        training-time statistics) and ``leaf_classes`` (the ``p(...)`` columns); None for
+        any other view, or when both tables are missing.
+    """
+    view = result.view or {"view": None}
+    if view["view"] != "soft_tree":
         return None
-    model = figures._inner(result.model)
     out: dict[str, Any] = {"nodes": None, "leaves": None, "leaf_classes": []}
-    with contextlib.suppress(Exception):  # tables need the training-time statistics
-        out["nodes"] = model.node_table(top_k=3).to_dict(orient="records")
-    with contextlib.suppress(Exception):
-        leaves = model.leaf_table()
+    nodes, leaves = view.get("node_table"), view.get("leaf_table")
+    if nodes is not None:
+        out["nodes"] = nodes.to_dict(orient="records")
+    if leaves is not None:
         out["leaf_classes"] = [c for c in leaves.columns if str(c).startswith("p(")]
         out["leaves"] = leaves.to_dict(orient="records")
     if out["nodes"] is None and out["leaves"] is None:
@@ -332,6 +331,20 @@ def _tree_rows(result: Any) -> dict[str, Any] | None:
 
 
 def _reproducibility(report: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a reader needs to rerun the report.
+
+    Parameters
+    ----------
+    report : DistillationReport
+        The report.
+    metrics : dict
+        Its ``metrics.json`` content.
+
+    Returns
+    -------
+    dict
+        ``seed``, ``fingerprint``, sorted ``config`` and ``versions`` items.
+    """
     config = metrics.get("config") or {}
     return {
         "seed": config.get("random_state"),
@@ -342,6 +355,22 @@ def _reproducibility(report: Any, metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _context(report: Any, metrics: dict[str, Any], rendered: dict[str, Any]) -> dict[str, Any]:
+    """Everything the page template reads.
+
+    Parameters
+    ----------
+    report : DistillationReport
+        The report.
+    metrics : dict
+        Its ``metrics.json`` content.
+    rendered : dict
+        The figures from :func:`_render_figures`.
+
+    Returns
+    -------
+    dict
+        The template's variables.
+    """
     teacher = metrics["teacher"]
     noise = metrics.get("explainer_noise_floor")
     agreement_metrics = [
@@ -381,96 +410,60 @@ def _context(report: Any, metrics: dict[str, Any], rendered: dict[str, Any]) -> 
 
 
 def render_html(report: Any, metrics: dict[str, Any], rendered: dict[str, Any]) -> str:
-    """The text of ``index.html`` (one self-contained page)."""
-    template = _environment().get_template("report.html.j2")
+    """The text of ``index.html`` (one self-contained page).
+
+    Parameters
+    ----------
+    report : DistillationReport
+        The report.
+    metrics : dict
+        Its ``metrics.json`` content (every number on the page is read from it).
+    rendered : dict
+        The figures from :func:`_render_figures`.
+
+    Returns
+    -------
+    str
+    """
+    template = environment().get_template("report.html.j2")
     return template.render(**_context(report, metrics, rendered))
 
 
-# --------------------------------------------------------------------------- writing
-def _is_report(path: Path) -> bool:
-    """A directory holding a previous report: ``metrics.json`` with a schema_version."""
-    try:
-        with open(path / "metrics.json", encoding="utf-8") as handle:
-            content = json.load(handle)
-    except (OSError, ValueError):
-        return False
-    return isinstance(content, dict) and "schema_version" in content
+@dataclass(frozen=True)
+class RenderedReport:
+    """Everything a saved report holds, rendered and ready to write.
 
-
-def check_output_directory(directory: str | os.PathLike[str]) -> Path:
-    """Raise a ReportError unless a report may be written to ``directory``.
-
-    Allowed: a path that does not exist yet, an empty directory, or a directory holding an
-    earlier report (it will be replaced). Refused: a file, or a non-empty directory that
-    is not a report.
+    Attributes
+    ----------
+    metrics : dict
+        The ``metrics.json`` content (:meth:`DistillationReport.to_dict`).
+    figures : list of RenderedFigure
+        Every figure, report-wide ones first, then each student's.
+    page : str
+        The text of ``index.html``.
     """
-    path = Path(directory)
-    if path.exists() and not path.is_dir():
-        raise ReportError(
-            f"Cannot write a report to {str(path)!r}: it is a file, not a directory. "
-            "Choose another output directory."
-        )
-    if path.is_dir() and any(path.iterdir()) and not _is_report(path):
-        raise ReportError(
-            f"Refusing to write a report into {str(path)!r}: the directory is not empty and "
-            "does not hold an earlier report (no metrics.json with a schema_version), so "
-            "its files could be lost. Choose a new or empty directory, or remove it first."
-        )
-    return path
+
+    metrics: dict[str, Any]
+    figures: list[RenderedFigure]
+    page: str
 
 
-def _write_tree(report: Any, staging: Path) -> None:
+def render_report(report: Any) -> RenderedReport:
+    """Draw every figure and render the page of a report.
+
+    Parameters
+    ----------
+    report : DistillationReport
+        The report (its numbers, tables and readable views).
+
+    Returns
+    -------
+    RenderedReport
+        ``metrics.json`` content, figures and ``index.html`` text.
+    """
     metrics = report.to_dict()
     rendered = _render_figures(report)
-    figure_dir = staging / "figures"
-    figure_dir.mkdir()
     everything = [v for k, v in rendered.items() if k != "students"] + [
         fig for per in rendered["students"].values() for fig in per.values()
     ]
-    for fig in everything:
-        (figure_dir / fig.filename).write_bytes(fig.png)
-    with open(staging / "metrics.json", "w", encoding="utf-8") as handle:
-        json.dump(metrics, handle, allow_nan=False, indent=2, sort_keys=False)
-        handle.write("\n")
-    (staging / "index.html").write_text(render_html(report, metrics, rendered), encoding="utf-8")
-
-
-def save_report(report: Any, directory: str | os.PathLike[str]) -> Path:
-    """Write the report into ``directory`` atomically; returns the path of index.html.
-
-    Raises:
-        ReportError: ``directory`` is a file, or a non-empty directory that holds no
-            earlier report.
-    """
-    target = check_output_directory(directory).absolute()
-    parent = target.parent
-    created = [p for p in (parent, *parent.parents) if not p.exists()]
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=parent))
-    aside: Path | None = None  # where an earlier report waits until the new one is in place
-    try:
-        _write_tree(report, staging)
-        os.chmod(staging, 0o755)
-        check_output_directory(target)  # again: it may have changed while we worked
-        if target.exists() and any(target.iterdir()):
-            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
-            os.replace(target, aside / "report")
-        elif target.exists():
-            target.rmdir()
-        try:
-            os.replace(staging, target)
-        except OSError:
-            if aside is not None and (aside / "report").exists():
-                os.replace(aside / "report", target)  # put the earlier report back
-            raise
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if aside is not None and not (aside / "report").exists():
-            shutil.rmtree(aside, ignore_errors=True)
-        for path in created:  # directories made for this report only, innermost first
-            with contextlib.suppress(OSError):
-                path.rmdir()
-        raise
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
-    return target / "index.html"
+    return RenderedReport(metrics, everything, render_html(report, metrics, rendered))

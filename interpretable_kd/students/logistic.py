@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._training import TorchClassifier
 from .._validation import check_choice, check_fitted, check_number
-from ._base import TorchClassifier
 
 __all__ = ["SoftLogisticRegression"]
 
@@ -106,3 +106,38 @@ class SoftLogisticRegression(TorchClassifier):
         check_fitted(self, "module_")
         bias = self.module_.bias.detach().double().cpu().numpy()
         return bias[1:] - bias[:1] if bias.shape[0] == 2 else bias
+
+    def complexity(self, X: Any = None) -> dict[str, Any]:
+        """How big and how readable the fitted model is.
+
+        Parameters
+        ----------
+        X : array-like or None
+            Ignored (no data-dependent measure for a linear model).
+
+        Returns
+        -------
+        dict
+            ``parameters`` (trainable parameters of the torch module, ``k * d + k``) and
+            ``nonzero_coefficients`` (non-zero entries of :attr:`coef_`).
+        """
+        return {
+            "parameters": int(self.n_parameters_),
+            "nonzero_coefficients": int(np.count_nonzero(self.coef_)),
+        }
+
+    def readable_view(self) -> dict[str, Any]:
+        """The coefficients, as plain arrays, for the report.
+
+        Returns
+        -------
+        dict
+            Keys:
+
+            - ``"view"``: ``"coefficients"``.
+            - ``"coef"``: float64 array of shape (n_out, n_features), :attr:`coef_`
+              (n_out = 1 for two classes, the log-odds of ``classes_[1]``; else
+              n_classes).
+            - ``"intercept"``: float64 array of shape (n_out,), :attr:`intercept_`.
+        """
+        return {"view": "coefficients", "coef": self.coef_, "intercept": self.intercept_}

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._training import TorchClassifier
 from .._validation import check_choice, check_fitted, check_number
-from ._base import TorchClassifier
 
 __all__ = ["ShallowMLPClassifier"]
 
@@ -88,3 +88,39 @@ class ShallowMLPClassifier(TorchClassifier):
     def output_weights_(self) -> np.ndarray:
         check_fitted(self, "module_")
         return self.module_[3].weight.detach().double().cpu().numpy()
+
+    def complexity(self, X: Any = None) -> dict[str, Any]:
+        """How big and how readable the fitted model is.
+
+        Parameters
+        ----------
+        X : array-like or None
+            Ignored.
+
+        Returns
+        -------
+        dict
+            ``parameters`` (trainable parameters, ``d * h + h + h * k + k``) and
+            ``hidden_units`` (h).
+        """
+        return {"parameters": int(self.n_parameters_), "hidden_units": int(self.hidden_units)}
+
+    def readable_view(self) -> dict[str, Any]:
+        """The two weight matrices, as plain arrays, for the report.
+
+        Returns
+        -------
+        dict
+            Keys:
+
+            - ``"view"``: ``"hidden_weights"``.
+            - ``"hidden_weights"``: float64 array of shape (hidden_units, n_features),
+              :attr:`hidden_weights_` (what each hidden unit looks at).
+            - ``"output_weights"``: float64 array of shape (n_classes, hidden_units),
+              :attr:`output_weights_`.
+        """
+        return {
+            "view": "hidden_weights",
+            "hidden_weights": self.hidden_weights_,
+            "output_weights": self.output_weights_,
+        }

@@ -28,22 +28,12 @@ p_T the teacher's distribution softened at T, y the true label):
 
     L = w * H + (1 - w) * T^2 * S + C
 
-``loss="paper"`` (the paper's loss: each leaf is scored on its own, weighted by the path
-probability of reaching it)::
-
-    H = - sum_l P_l(x) log Q_l,y
-    S =   sum_l P_l(x) KL(p_T || softmax(phi_l / T))
-
-``loss="mixture"`` (the cross-entropy of the tree's averaged prediction)::
-
-    H = - log sum_l P_l(x) Q_l,y
-    S =   KL(p_T || sum_l P_l(x) softmax(phi_l / T))
-
-The leaf distributions are softened at the same temperature as the teacher
-(``softmax(phi_l / T)``), exactly as the student logits are in Hinton et al. (2015); the
-branch probabilities are decisions, not class scores, and are never softened. As in the
-shared objective (:mod:`interpretable_kd.losses`), H is averaged over labelled rows,
-there is no H without labels, and there is only H when there is no teacher.
+with H and S the paper's path-weighted terms (``loss="paper"``) or the terms of the tree's
+averaged prediction (``loss="mixture"``); both are written out, and computed, in
+:func:`interpretable_kd.losses.soft_tree_kd_loss`. The leaf distributions are softened at
+the same temperature as the teacher (``softmax(phi_l / T)``), exactly as the student
+logits are in Hinton et al. (2015); the branch probabilities are decisions, not class
+scores, and are never softened.
 
 C is the balancing penalty of the paper:
 
@@ -70,19 +60,18 @@ strong it is.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
-import torch.nn.functional as F
 
+from .._training import Targets, TorchClassifier, batched_inference
 from .._validation import check_choice, check_fitted, check_number, check_X
-from ..exceptions import InputError, InputTypeError, ParameterError
-from ..losses import soft_target_loss
-from ._base import Targets, TorchClassifier
+from ..exceptions import ParameterError
+from ..losses import mixture_log_proba, soft_tree_kd_loss
+from . import _soft_tree_views as views
+from ._soft_tree_module import _SoftTreeModule, balancing_penalty, right_share
+from ._soft_tree_views import DecisionStep, FeatureContribution
 
 __all__ = [
     "DecisionStep",
@@ -97,155 +86,6 @@ LOSSES = ("paper", "mixture")
 PREDICTIONS = ("max_path", "mixture")
 # Rows x leaves x classes kept in memory at once when predicting with a large tree.
 _CHUNK_ELEMENTS = 1 << 24
-# Shares closer than this to 0 or 1 are clipped before the balancing penalty's logarithm.
-_SHARE_EPS = 1e-6
-
-
-# ---------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class FeatureContribution:
-    """One feature's part in a node's decision for one row.
-
-    Attributes:
-        name: the feature's name (``feature_names_in_``, else ``x0``, ``x1``, ...).
-        weight: the node's effective weight on the feature, ``beta * w_ij``.
-        value: the row's value of the feature.
-        contribution: ``weight * value``, its share of the node's logit (positive pushes
-            right).
-    """
-
-    name: str
-    weight: float
-    value: float
-    contribution: float
-
-
-@dataclass(frozen=True)
-class DecisionStep:
-    """One decision on a row's most probable path through the tree.
-
-    Attributes:
-        node: the inner node (heap numbering, root 0).
-        depth: its depth (root 0).
-        direction: "left" or "right", the branch the path takes.
-        probability: the probability of that branch at this node, in [0, 1].
-        path_probability: the probability of reaching the branch's child, the product of
-            the ``probability`` of this step and of every step before it.
-        logit: the node's ``beta * (w . x + b)``; the row goes right with probability
-            ``sigmoid(logit)``.
-        features: the top features by absolute contribution, largest first.
-        child: where the branch leads, "node N" or "leaf N".
-    """
-
-    node: int
-    depth: int
-    direction: str
-    probability: float
-    path_probability: float
-    logit: float
-    features: tuple[FeatureContribution, ...]
-    child: str
-
-    def __str__(self) -> str:
-        because = ", ".join(f"{f.name} ({f.contribution:+.3g})" for f in self.features)
-        return (
-            f"node {self.node} (depth {self.depth}): {self.direction} with probability "
-            f"{self.probability:.3f} -> {self.child}; logit {self.logit:+.3g}"
-            + (f", mostly from {because}" if because else "")
-        )
-
-
-# ---------------------------------------------------------------------------- module
-class _SoftTreeModule(torch.nn.Module):
-    """The tree's parameters and its level-by-level forward pass."""
-
-    log_inverse_temperature: torch.Tensor
-    right_share_average: torch.Tensor
-    penalty_steps: torch.Tensor
-    penalty_decays: torch.Tensor
-    penalty_depth_weights: torch.Tensor
-
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        depth: int,
-        inverse_temperature: float,
-        learn_inverse_temperature: bool,
-        penalty_decay: float,
-    ) -> None:
-        super().__init__()
-        self.depth = depth
-        n_inner = 2**depth - 1
-        self.inner = torch.nn.Linear(n_features, n_inner)
-        self.leaf_logits = torch.nn.Parameter(0.1 * torch.randn(2**depth, n_classes))
-        log_beta = torch.tensor(math.log(inverse_temperature), dtype=torch.float32)
-        if learn_inverse_temperature:
-            self.log_inverse_temperature = torch.nn.Parameter(log_beta)
-        else:
-            self.register_buffer("log_inverse_temperature", log_beta)
-        node_depth = torch.floor(torch.log2(torch.arange(1, n_inner + 1, dtype=torch.float64)))
-        self.register_buffer("penalty_depth_weights", (2.0**-node_depth).float())
-        self.register_buffer(
-            "penalty_decays", (1.0 - (1.0 - penalty_decay) * 2.0**-node_depth).float()
-        )
-        self.register_buffer("right_share_average", torch.full((n_inner,), 0.5))
-        self.register_buffer("penalty_steps", torch.zeros((), dtype=torch.int64))
-
-    def node_logits(self, X: torch.Tensor) -> torch.Tensor:
-        """``beta * (W x + b)`` for every inner node, shape (n_samples, n_inner)."""
-        return self.inner(X) * self.log_inverse_temperature.exp()
-
-    def forward(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Log path probabilities.
-
-        Returns:
-            log_leaf: log P_l(x), shape (n_samples, n_leaves).
-            log_reach: log P_i(x), the log-probability of reaching inner node i, shape
-                (n_samples, n_inner).
-            log_right: log p_i(x), shape (n_samples, n_inner).
-        """
-        z = self.node_logits(X)
-        n = z.shape[0]
-        log_right = F.logsigmoid(z)
-        # log sigmoid(-z) = log sigmoid(z) - z: one logsigmoid instead of two
-        branch = torch.stack((log_right - z, log_right), dim=2)  # (n, n_inner, [left, right])
-        # one split (not a slice per level): its backward is a single concatenation
-        levels = torch.split(branch, [2**level for level in range(self.depth)], dim=1)
-        log_path = z.new_zeros(n, 1)
-        reach = []
-        for level_branch in levels:
-            reach.append(log_path)
-            # child 2j + direction of node j on this level
-            log_path = (log_path.unsqueeze(2) + level_branch).reshape(n, -1)
-        return log_path, torch.cat(reach, dim=1), log_right
-
-    def leaf_log_proba(self, temperature: float = 1.0) -> torch.Tensor:
-        """``log softmax(phi_l / T)``, shape (n_leaves, n_classes)."""
-        return F.log_softmax(self.leaf_logits / temperature, dim=1)
-
-
-def balancing_penalty(
-    right_share: torch.Tensor, depth_weights: torch.Tensor, strength: float
-) -> torch.Tensor:
-    """``- strength * sum_i depth_weights_i * 1/2 * [log a_i + log(1 - a_i)]``.
-
-    Args:
-        right_share: a_i, shape (n_inner,), in (0, 1) (clipped to [1e-6, 1 - 1e-6]).
-        depth_weights: 2^(-depth_i), shape (n_inner,).
-        strength: lambda >= 0.
-
-    The derivative in a_i is ``- strength * depth_weights_i * 1/2 * (1/a_i - 1/(1 - a_i))``:
-    zero at a_i = 1/2.
-    """
-    share = right_share.clamp(_SHARE_EPS, 1.0 - _SHARE_EPS)
-    return -strength * (depth_weights * 0.5 * (share.log() + (-share).log1p())).sum()
-
-
-def right_share(log_reach: torch.Tensor, log_right: torch.Tensor) -> torch.Tensor:
-    """a_i = sum_x P_i(x) p_i(x) / sum_x P_i(x), computed in log space; shape (n_inner,)."""
-    log_share = torch.logsumexp(log_reach + log_right, dim=0) - torch.logsumexp(log_reach, dim=0)
-    return log_share.exp()
 
 
 # ---------------------------------------------------------------------------- estimator
@@ -446,6 +286,33 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         check_fitted(self, "module_")
         return float(self.module_.log_inverse_temperature.detach().exp())
 
+    # ------------------------------------------------------------------ report views
+    def complexity(self, X: Any = None) -> dict[str, Any]:
+        """How big and how readable the fitted tree is.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or None
+            Rows on which to measure how hard the tree's decisions are.
+
+        Returns
+        -------
+        dict
+            ``parameters`` (trainable parameters), ``depth`` (d), ``leaves`` (2^d) and,
+            when X is given, ``mean_max_path_probability`` (see
+            :meth:`mean_max_path_probability`: 1 for a hard tree).
+        """
+        out: dict[str, Any] = {
+            "parameters": int(self.n_parameters_),
+            "depth": int(self.depth),
+            "leaves": int(2**self.depth),
+        }
+        if X is not None:
+            out["mean_max_path_probability"] = float(self.mean_max_path_probability(X))
+        return out
+
+    readable_view = views.readable_view
+
     # ------------------------------------------------------------------ reading the tree
     def path_probabilities(self, X: Any) -> np.ndarray:
         """P_l(x) for every row and leaf, float64 array (n_samples, n_leaves); rows sum to 1."""
@@ -466,235 +333,43 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         mixture = self._mode_log_proba(X_arr, "mixture").argmax(axis=1)
         return float(np.mean(max_path == mixture)) if X_arr.shape[0] else float("nan")
 
-    def explain(self, x: Any, top_k: int = 3) -> list[DecisionStep]:
-        """The decisions on one row's most probable path, root first.
-
-        The path ends at the leaf with the highest path probability, whose distribution
-        is the "max_path" prediction (see :meth:`leaf_table` for the leaf).
-
-        Args:
-            x: one row: array of shape (n_features,) or (1, n_features), a one-row
-                DataFrame or a Series.
-            top_k: how many features to name at each step (by absolute contribution
-                ``weight * value``), >= 0.
-
-        Returns:
-            One :class:`DecisionStep` per depth level.
-        """
-        check_fitted(self, "module_")
-        owner = type(self).__name__
-        top_k = check_number(top_k, "top_k", owner, integer=True, low=0)
-        if isinstance(x, pd.Series):
-            x = x.to_frame().T
-        if not isinstance(x, pd.DataFrame):
-            x = np.asarray(x)
-            if x.ndim == 1:
-                x = x.reshape(1, -1)
-        row = check_X(self, x, reset=False)
-        if row.shape[0] != 1:
-            raise InputError(
-                f"{owner}.explain needs one row; got {row.shape[0]} rows. Pass X[i] for the "
-                "i-th row, or loop over the rows."
-            )
-        log_leaf, _ = self._log_paths_checked(row)
-        leaf = int(np.argmax(log_leaf[0]))
-        weights, biases = self.node_weights_, self.node_biases_
-        names = self._feature_names()
-        depth = int(self.module_.depth)
-        steps = []
-        path_probability = 1.0
-        node = 0
-        for level in range(depth):
-            go_right = (leaf >> (depth - 1 - level)) & 1
-            contributions = weights[node] * row[0].astype(np.float64)
-            logit = float(contributions.sum() + biases[node])
-            p_right = 1.0 / (1.0 + math.exp(-logit)) if logit > -700 else 0.0
-            probability = p_right if go_right else 1.0 - p_right
-            path_probability *= probability
-            child = 2 * node + 1 + go_right
-            order = np.argsort(-np.abs(contributions), kind="stable")[:top_k]
-            steps.append(
-                DecisionStep(
-                    node=node,
-                    depth=level,
-                    direction="right" if go_right else "left",
-                    probability=probability,
-                    path_probability=path_probability,
-                    logit=logit,
-                    features=tuple(
-                        FeatureContribution(
-                            names[j],
-                            float(weights[node, j]),
-                            float(row[0, j]),
-                            float(contributions[j]),
-                        )
-                        for j in order
-                    ),
-                    child=f"leaf {leaf}" if level == depth - 1 else f"node {child}",
-                )
-            )
-            node = child
-        return steps
-
-    def node_table(self, top_k: int = 3) -> pd.DataFrame:
-        """One row per inner node.
-
-        Columns: node, depth, bias (``beta * b_i``), top_features (the ``top_k`` largest
-        effective weights by absolute value, as "name (+weight)"), weight_norm (L2 norm
-        of ``beta * w_i``), reach (share of training rows whose most probable path passes
-        through the node), mean_path_probability (mean probability of reaching it over
-        the training rows).
-        """
-        check_fitted(self, "module_")
-        top_k = check_number(top_k, "top_k", type(self).__name__, integer=True, low=0)
-        weights, biases = self.node_weights_, self.node_biases_
-        names = self._feature_names()
-        rows = []
-        for node in range(weights.shape[0]):
-            order = np.argsort(-np.abs(weights[node]), kind="stable")[:top_k]
-            rows.append(
-                {
-                    "node": node,
-                    "depth": math.floor(math.log2(node + 1)),
-                    "bias": float(biases[node]),
-                    "top_features": ", ".join(
-                        f"{names[j]} ({weights[node, j]:+.3g})" for j in order
-                    ),
-                    "weight_norm": float(np.linalg.norm(weights[node])),
-                    "reach": float(self.node_reach_[node]),
-                    "mean_path_probability": float(self.node_mean_path_probability_[node]),
-                }
-            )
-        return pd.DataFrame(rows)
-
-    def leaf_table(self) -> pd.DataFrame:
-        """One row per leaf.
-
-        Columns: leaf, predicted_class (the leaf's most probable class), confidence (its
-        probability), n_rows (training rows whose most probable leaf it is), share (the
-        same as a share), mean_path_probability, then one column ``p(<class>)`` per class.
-        """
-        check_fitted(self, "module_")
-        dist = self.leaf_distributions_
-        n_rows = int(self.leaf_counts_.sum())
-        table = pd.DataFrame(
-            {
-                "leaf": np.arange(dist.shape[0]),
-                "predicted_class": self.classes_[dist.argmax(axis=1)],
-                "confidence": dist.max(axis=1),
-                "n_rows": self.leaf_counts_,
-                "share": self.leaf_counts_ / max(n_rows, 1),
-                "mean_path_probability": self.leaf_mean_path_probability_,
-            }
-        )
-        for k, label in enumerate(self.classes_):
-            table[f"p({label})"] = dist[:, k]
-        return table
-
-    def to_text(self, top_k: int = 3, max_depth: int | None = None) -> str:
-        """The tree as indented text, one line per node and leaf.
-
-        Each inner node shows its ``top_k`` largest effective weights and its bias (the
-        row goes right, "yes", with probability ``sigmoid(sum weight * x + bias)``) and
-        the share of training rows whose most probable path passes through it; each leaf
-        shows its most probable class, that class's probability and its training rows.
-
-        Args:
-            top_k: features shown per node.
-            max_depth: show the nodes down to this depth in full and elide the subtrees
-                below them as "..." (None: the whole tree).
-        """
-        check_fitted(self, "module_")
-        owner = type(self).__name__
-        top_k = check_number(top_k, "top_k", owner, integer=True, low=0)
-        max_depth = check_number(
-            max_depth, "max_depth", owner, integer=True, low=0, allow_none=True
-        )
-        depth = int(self.module_.depth)
-        weights, biases = self.node_weights_, self.node_biases_
-        names = self._feature_names()
-        dist = self.leaf_distributions_
-        lines: list[str] = []
-
-        def describe(node: int, level: int, prefix: str) -> None:
-            pad = "  " * level
-            if level == depth:
-                leaf = node - (2**depth - 1)
-                k = int(dist[leaf].argmax())
-                lines.append(
-                    f"{pad}{prefix}leaf {leaf}: class {_label(self.classes_[k])!r} "
-                    f"(p={dist[leaf, k]:.2f}; {int(self.leaf_counts_[leaf])} training rows)"
-                )
-                return
-            if max_depth is not None and level > max_depth:
-                lines.append(f"{pad}{prefix}node {node}: ...")
-                return
-            order = np.argsort(-np.abs(weights[node]), kind="stable")[:top_k]
-            terms = " ".join(f"{weights[node, j]:+.3g}*{names[j]}" for j in order)
-            more = " + ..." if top_k < weights.shape[1] else ""
-            lines.append(
-                f"{pad}{prefix}node {node}: {terms}{more} {biases[node]:+.3g} > 0 "
-                f"(reached by {100 * self.node_reach_[node]:.0f}% of training rows)"
-            )
-            describe(2 * node + 1, level + 1, "no  -> ")
-            describe(2 * node + 2, level + 1, "yes -> ")
-
-        describe(0, 0, "")
-        return "\n".join(lines)
-
-    def node_filters_as_images(self, shape: tuple[int, ...] = (8, 8)) -> np.ndarray:
-        """The effective filters ``beta * w_i`` reshaped as images, for image inputs.
-
-        Args:
-            shape: the image shape, whose product must equal n_features (8 x 8 for
-                scikit-learn's digits).
-
-        Returns:
-            float64 array of shape (n_inner, *shape), in heap order.
-        """
-        check_fitted(self, "module_")
-        owner = type(self).__name__
-        try:
-            shape = tuple(int(s) for s in shape)
-        except (TypeError, ValueError) as exc:
-            raise InputTypeError(
-                f"The 'shape' argument of {owner}.node_filters_as_images must be a tuple "
-                f"of ints such as (8, 8). Got {shape!r} instead."
-            ) from exc
-        if math.prod(shape) != self.n_features_in_:
-            raise InputError(
-                f"The 'shape' argument of {owner}.node_filters_as_images must have "
-                f"{self.n_features_in_} pixels in all (one per feature). Got {shape!r}, "
-                f"{math.prod(shape)} pixels."
-            )
-        return self.node_weights_.reshape(-1, *shape)
+    explain = views.explain
+    node_table = views.node_table
+    leaf_table = views.leaf_table
+    to_text = views.to_text
+    node_filters_as_images = views.node_filters_as_images
 
     # ------------------------------------------------------------------ internals
     def _feature_names(self) -> list[str]:
-        names = getattr(self, "feature_names_in_", None)
-        if names is not None:
-            return [str(name) for name in names]
-        return [f"x{j}" for j in range(self.n_features_in_)]
+        """Feature names, ``feature_names_in_`` or ``x0``, ``x1``, ...
+
+        Returns
+        -------
+        list of str
+            One name per feature.
+        """
+        return views.feature_names(self)
 
     def _chunk_rows(self) -> int:
         n_classes = len(self.classes_)
         return max(1, _CHUNK_ELEMENTS // (2**self.module_.depth * max(n_classes, 1)))
 
     def _run_module(self, X: np.ndarray, fn: Any) -> list[Any]:
-        """Apply ``fn(module, X_chunk)`` in eval mode and without gradients, by chunks."""
-        module = self.module_
-        device = next(module.parameters()).device
-        was_training = module.training
-        module.eval()
-        step = self._chunk_rows()
-        try:
-            with torch.no_grad():
-                return [
-                    fn(module, torch.from_numpy(X[i : i + step]).to(device))
-                    for i in range(0, X.shape[0], step)
-                ]
-        finally:
-            module.train(was_training)
+        """Apply ``fn(module, X_chunk)`` in eval mode and without gradients, by chunks.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Checked rows.
+        fn : callable
+            ``fn(module, chunk)``.
+
+        Returns
+        -------
+        list
+            One result per chunk of :meth:`_chunk_rows` rows.
+        """
+        return batched_inference(self.module_, X, fn, self._chunk_rows())
 
     def _log_paths(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """log P_l(x) (n, n_leaves) and log P_i(x) (n, n_inner), float64."""
@@ -759,63 +434,35 @@ def _prediction_log_proba(module: Any, X: torch.Tensor, mode: str) -> torch.Tens
     leaf_log_q = module.leaf_log_proba()
     if mode == "max_path":
         return leaf_log_q[log_leaf.argmax(dim=1)]
-    return torch.logsumexp(log_leaf.unsqueeze(2) + leaf_log_q.unsqueeze(0), dim=1)
+    return mixture_log_proba(log_leaf, leaf_log_q)
 
 
 def _tree_loss(module: Any, log_leaf: torch.Tensor, targets: Targets, loss: str) -> torch.Tensor:
-    """``w * H + (1 - w) * T^2 * S`` of the module docstring, averaged over the batch.
+    """``w * H + (1 - w) * T^2 * S`` of :func:`~interpretable_kd.losses.soft_tree_kd_loss`
+    for this tree's leaves, averaged over the batch.
 
-    For the paper's loss, ``sum_l P_l(x) log Q_l`` is one (n, n_leaves) x (n_leaves,
-    n_classes) product, so no (n, n_leaves) tensor other than P itself is formed.
+    Parameters
+    ----------
+    module : _SoftTreeModule
+        The tree's network (its ``leaf_logits`` phi).
+    log_leaf : Tensor of shape (n_samples, n_leaves)
+        log P_l(x).
+    targets : Targets
+        Labels and/or the softened teacher, T and w.
+    loss : {"paper", "mixture"}
+        Which pair of terms.
+
+    Returns
+    -------
+    Tensor
+        The scalar loss.
     """
-    temperature = targets.temperature
-    y = targets.y
-    path = log_leaf.exp() if loss == "paper" else None
-    soft = None
-    if targets.teacher_log_proba is not None:
-        leaf_log_qt = module.leaf_log_proba(temperature)
-        teacher_log_p = targets.teacher_log_proba
-        if path is not None:
-            teacher_p = teacher_log_p.exp()
-            neg_entropy = (
-                teacher_p * torch.where(teacher_p > 0, teacher_log_p, torch.zeros_like(teacher_p))
-            ).sum(dim=1)
-            weighted_log_q = path @ leaf_log_qt  # (n, n_classes): sum_l P_l log Q_l,k
-            soft = (neg_entropy - (teacher_p * weighted_log_q).sum(dim=1)).mean()
-        else:
-            mix = torch.logsumexp(log_leaf.unsqueeze(2) + leaf_log_qt.unsqueeze(0), dim=1)
-            soft = soft_target_loss(mix, teacher_log_p, 1.0)
-        soft = temperature**2 * soft
-        if y is None or targets.hard_label_weight == 0.0:
-            return soft
-    if y is None:
-        raise ValueError("the soft tree's loss needs teacher targets, labels y, or both.")
-    hard = _hard_loss(module, log_leaf, path, y)
-    if soft is None:
-        return hard
-    w = targets.hard_label_weight
-    return w * hard + (1.0 - w) * soft
-
-
-def _hard_loss(
-    module: Any, log_leaf: torch.Tensor, path: torch.Tensor | None, y: torch.Tensor
-) -> torch.Tensor:
-    """H of the module docstring (the paper's when ``path``, P_l(x), is given, else the
-    mixture's), averaged over the labelled rows (y >= 0)."""
-    leaf_log_q = module.leaf_log_proba()  # (n_leaves, n_classes)
-    labelled = y >= 0
-    index = y.clamp_min(0).unsqueeze(1)
-    if path is not None:
-        per_row = -(path @ leaf_log_q).gather(1, index).squeeze(1)
-    else:
-        log_q_y = leaf_log_q.T[index.squeeze(1)]  # (n, n_leaves): log Q_l,y
-        per_row = -torch.logsumexp(log_leaf + log_q_y, dim=1)
-    n_labelled = int(labelled.sum())
-    if n_labelled == 0:
-        return per_row.sum() * 0.0  # keeps the graph, adds nothing
-    return (per_row * labelled).sum() / n_labelled
-
-
-def _label(value: Any) -> Any:
-    """A class label as a plain Python value, so ``repr`` shows 'yes', not np.str_('yes')."""
-    return value.item() if isinstance(value, np.generic) else value
+    return soft_tree_kd_loss(
+        log_leaf,
+        module.leaf_logits,
+        targets.teacher_log_proba,
+        targets.y,
+        temperature=targets.temperature,
+        hard_label_weight=targets.hard_label_weight,
+        loss=loss,
+    )

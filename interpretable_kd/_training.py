@@ -1,30 +1,39 @@
-"""The one training loop shared by every torch classifier in the library.
+"""The one torch training loop, below both the students and the teachers.
 
-A subclass says what its network is (``_build_module``) and, if it needs to, how a batch
-is scored (``_batch_loss``), what regularisation it adds (``_penalty``) and what happens
-after each optimiser step (``_after_step``). Everything else lives here: input checks,
-mini-batches, Adam, early stopping on a held-out split, ``history_``, reproducibility and
-prediction.
+A subclass of :class:`TorchClassifier` says what its network is (``_build_module``) and,
+if it needs to, how a batch is scored (``_batch_loss``), what regularisation it adds
+(``_penalty``) and what happens after each optimiser step (``_after_step``). Everything
+else lives here: input checks, mini-batches, Adam, early stopping on a held-out split,
+``history_``, reproducibility (an isolated torch RNG), the progress bar, prediction and
+the one batched no-grad inference helper (:func:`batched_inference`, in
+:mod:`interpretable_kd._torch_utils` with the other low helpers and re-exported here).
 
 Targets are hard labels, a teacher's logits softened at a temperature, or both, mixed by
 the Hinton et al. (2015) objective in :mod:`interpretable_kd.losses`.
+
+Every concrete subclass registers itself with :mod:`interpretable_kd.persistence` when
+it is defined, so that ``load`` can rebuild it without knowing the class in advance.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 
-from .._validation import (
+from ._defaults import PREDICT_BATCH_SIZE, TEMPERATURE
+from ._numeric import draw_seed, log_softmax, softmax
+from ._torch_utils import (
+    Targets,
+    batched_inference,
+    check_teacher_logits,
+    isolated_torch_rng,
+    progress,
+)
+from ._validation import (
     check_choice,
     check_classification_y,
     check_fitted,
@@ -33,45 +42,17 @@ from .._validation import (
     check_weight,
     check_X,
 )
-from ..exceptions import InputError, TeacherOutputError, TrainingError
-from ..losses import kd_loss_from_log_targets
+from .exceptions import InputError, TrainingError
+from .losses import kd_loss_from_log_targets, log_soften
+from .persistence import load_model, register_estimator, save_model
 
-__all__ = ["Targets", "TorchClassifier"]
-
-PREDICT_BATCH_SIZE = 8192
-
-
-@dataclass
-class Targets:
-    """What a batch is trained against.
-
-    Attributes:
-        y: class indices of shape (n_samples,), -1 where a row has no label; or None.
-        teacher_log_proba: ``log softmax(z_T / T)`` of shape (n_samples, n_classes); or None.
-        temperature: T used to soften the teacher (1.0 when there is no teacher).
-        hard_label_weight: w in the Hinton et al. objective.
-    """
-
-    y: torch.Tensor | None
-    teacher_log_proba: torch.Tensor | None
-    temperature: float
-    hard_label_weight: float
-
-    def rows(self, index: torch.Tensor) -> Targets:
-        return Targets(
-            None if self.y is None else self.y[index],
-            None if self.teacher_log_proba is None else self.teacher_log_proba[index],
-            self.temperature,
-            self.hard_label_weight,
-        )
-
-    def to(self, device: torch.device) -> Targets:
-        return Targets(
-            None if self.y is None else self.y.to(device),
-            None if self.teacher_log_proba is None else self.teacher_log_proba.to(device),
-            self.temperature,
-            self.hard_label_weight,
-        )
+__all__ = [
+    "Targets",
+    "TorchClassifier",
+    "batched_inference",
+    "check_teacher_logits",
+    "isolated_torch_rng",
+]
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -86,6 +67,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     Fitted attributes: ``classes_``, ``n_features_in_``, ``feature_names_in_`` (from a
     DataFrame), ``module_`` (the trained network), ``history_`` (one dict per epoch with
     ``train_loss`` and ``valid_loss``), ``n_iter_`` (epochs run), ``best_epoch_``.
+
+    Every subclass registers itself with :mod:`interpretable_kd.persistence` (by class
+    name) when it is defined, so that ``save`` and ``load`` work for it.
     """
 
     max_epochs: int
@@ -99,6 +83,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     random_state: Any
     verbose: bool
     device: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register every subclass with persistence, under its class name.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed on to ``object.__init_subclass__``.
+        """
+        super().__init_subclass__(**kwargs)
+        register_estimator(cls)
 
     # ----------------------------------------------------------------- subclass hooks
     def _build_module(self, n_features: int, n_classes: int) -> torch.nn.Module:
@@ -136,9 +131,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> TorchClassifier:
         """Train on hard labels.
 
-        Args:
-            X: array-like or DataFrame of shape (n_samples, n_features), numeric.
-            y: labels of shape (n_samples,), at least two classes.
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric features.
+        y : array-like of shape (n_samples,)
+            Labels, at least two classes.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
         """
         owner = type(self).__name__
         self._start_fit()
@@ -155,29 +158,77 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         y: Any = None,
         *,
         classes: Any,
-        temperature: float = 1.0,
+        temperature: float = TEMPERATURE,
         hard_label_weight: float = 0.0,
     ) -> TorchClassifier:
         """Train on a teacher's logits softened at ``temperature`` (plus labels, if any).
 
-        Args:
-            X: array-like of shape (n_samples, n_features).
-            teacher_logits: array of shape (n_samples, n_classes): the teacher's logits (or
-                log-probabilities) for the rows of X.
-            y: class indices into ``classes`` of shape (n_samples,), -1 for rows without a
-                label; or None for label-free distillation.
-            classes: the teacher's class labels, of length n_classes.
-            temperature: T > 0.
-            hard_label_weight: w in [0, 1]; ignored when ``y`` is None.
+        The objective is :func:`~interpretable_kd.losses.kd_loss` (or the student's own
+        terms from :mod:`interpretable_kd.losses`). ``temperature`` and
+        ``hard_label_weight`` are validated here, once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The transfer set.
+        teacher_logits : array-like of shape (n_samples, n_classes)
+            The teacher's logits (or log-probabilities) for the rows of X.
+        y : array-like of shape (n_samples,) or None
+            Class indices into ``classes``, -1 for rows without a label; or None for
+            label-free distillation.
+        classes : array-like of shape (n_classes,)
+            The teacher's class labels.
+        temperature : float
+            T > 0.
+        hard_label_weight : float
+            w in [0, 1]; ignored when ``y`` is None.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
         """
         owner = type(self).__name__
-        temperature = check_temperature(temperature, owner)
-        hard_label_weight = check_weight(hard_label_weight, owner)
+        return self._fit_distill(
+            X,
+            teacher_logits,
+            y,
+            classes=classes,
+            temperature=check_temperature(temperature, owner),
+            hard_label_weight=check_weight(hard_label_weight, owner),
+        )
+
+    def _fit_distill(
+        self,
+        X: Any,
+        teacher_logits: Any,
+        y: Any,
+        *,
+        classes: Any,
+        temperature: float,
+        hard_label_weight: float,
+    ) -> TorchClassifier:
+        """:meth:`fit_distill` with ``temperature`` and ``hard_label_weight`` already
+        validated (by ``fit_distill`` or by ``DistilledClassifier.fit``, where the user
+        gave them). The teacher is softened here, once, by
+        :func:`~interpretable_kd.losses.log_soften`.
+
+        Parameters
+        ----------
+        X, teacher_logits, y, classes, temperature, hard_label_weight
+            As in :meth:`fit_distill`.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        owner = type(self).__name__
         self._start_fit()
         X = check_X(self, X, reset=True)
         classes = np.asarray(classes)
         logits = check_teacher_logits(teacher_logits, X.shape[0], len(classes), owner)
-        log_targets = F.log_softmax(torch.as_tensor(logits) / temperature, dim=1)
+        log_targets = log_soften(torch.as_tensor(logits), temperature)
         y_t = None
         if y is not None:
             y_index = np.asarray(y, dtype=np.int64)
@@ -195,6 +246,20 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
         This is the last step of the classic distillation recipe. Early stopping, when
         enabled, keeps the weights with the best validation loss.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows.
+        y_index : array-like of shape (n_samples,)
+            Class indices into ``classes_``.
+        max_epochs : int
+            Epochs to run, >= 1.
+
+        Returns
+        -------
+        self
+            The estimator, trained further.
         """
         check_fitted(self, "module_")
         owner = type(self).__name__
@@ -205,15 +270,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, array of shape (n_samples, n_classes), rows sum to 1."""
-        logits = self.logits(X)
-        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return proba / proba.sum(axis=1, keepdims=True)
+        return softmax(self.logits(X))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log of :meth:`predict_proba`, shape (n_samples, n_classes)."""
-        logits = self.logits(X)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return log_softmax(self.logits(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels, shape (n_samples,)."""
@@ -224,23 +285,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """Raw scores whose softmax is :meth:`predict_proba`; float64 (n_samples, n_classes)."""
         check_fitted(self, "module_")
         X = check_X(self, X, reset=False)
-        module = self.module_
-        device = next(module.parameters()).device
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                parts = [
-                    self._eval_logits(
-                        module, torch.from_numpy(X[i : i + PREDICT_BATCH_SIZE]).to(device)
-                    )
-                    .double()
-                    .cpu()
-                    .numpy()
-                    for i in range(0, X.shape[0], PREDICT_BATCH_SIZE)
-                ]
-        finally:
-            module.train(was_training)
+        parts = batched_inference(
+            self.module_,
+            X,
+            lambda module, batch: self._eval_logits(module, batch).double().cpu().numpy(),
+            PREDICT_BATCH_SIZE,
+        )
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes_)))
 
     @property
@@ -249,21 +299,47 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         check_fitted(self, "module_")
         return int(sum(p.numel() for p in self.module_.parameters() if p.requires_grad))
 
+    def complexity(self, X: Any = None) -> dict[str, Any]:
+        """How big and how readable the fitted model is (the report's complexity entry,
+        without its ``"kind"``, which the comparison takes from the student registry).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or None
+            Rows for measures that depend on data (used by subclasses such as the soft
+            tree); ignored here.
+
+        Returns
+        -------
+        dict
+            ``{"parameters": n}``, the number of trainable parameters. Subclasses add
+            their own entries.
+        """
+        return {"parameters": int(self.n_parameters_)}
+
+    def readable_view(self) -> dict[str, Any]:
+        """The plain data (arrays, DataFrames, floats) that the report draws for this
+        model; the ``"view"`` key names the drawing.
+
+        Returns
+        -------
+        dict
+            ``{"view": None}`` here: no drawing of the model itself. Subclasses return
+            their own view.
+        """
+        return {"view": None}
+
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "module_")
 
     def save(self, path: Any) -> Any:
         """Write the fitted model to a ``.safetensors`` file (weights plus JSON settings;
         no pickle). Returns the path."""
-        from ..persistence import save_model
-
         return save_model(self, path)
 
     @classmethod
     def load(cls, path: Any) -> Any:
         """Read a model written by :meth:`save`; executes no code from the file."""
-        from ..persistence import load_model
-
         return load_model(path, expected=cls)
 
     # ---------------------------------------------------------------------- internals
@@ -311,9 +387,6 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
             del self.__dict__[name]  # every fitted attribute, a subclass's own included
 
-    def _seed(self) -> int:
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-
     def _train(
         self,
         X: np.ndarray,
@@ -325,12 +398,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     ) -> TorchClassifier:
         """Run the loop. Fitted attributes are set only when it finishes: an exception or
         a KeyboardInterrupt leaves the estimator unfitted (and says so)."""
-        seed = self._seed()
+        seed = draw_seed(self.random_state)
         device = self._device()
         self._fit_interrupted = True
         if not reset:
             module = self.__dict__.pop("module_")
-        with _isolated_torch_rng(seed):
+        with isolated_torch_rng(seed):
             if reset:
                 module = self._build_module(X.shape[1], len(classes))
             module = module.to(device)
@@ -370,7 +443,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         best_loss, best_epoch, best_state, stale = math.inf, 0, None, 0
         n_train = X_train.shape[0]
         shuffle = torch.Generator().manual_seed(seed)
-        for epoch in _progress(range(1, max_epochs + 1), self.verbose, type(self).__name__):
+        for epoch in progress(range(1, max_epochs + 1), self.verbose, type(self).__name__):
             module.train()
             order = torch.randperm(n_train, generator=shuffle).to(device)
             total, count = 0.0, 0
@@ -435,43 +508,3 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         valid_index = np.sort(np.concatenate(valid))
         train_index = np.setdiff1d(np.arange(n_samples), valid_index)
         return train_index, valid_index
-
-
-def check_teacher_logits(logits: Any, n_samples: int, n_classes: int, owner: str) -> np.ndarray:
-    """Teacher logits as a float32 array of shape (n_samples, n_classes), all finite."""
-    try:
-        array = np.asarray(logits, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise TeacherOutputError(
-            f"{owner} needs teacher logits as a numeric array; got {type(logits).__name__}."
-        ) from exc
-    if array.shape != (n_samples, n_classes):
-        raise TeacherOutputError(
-            f"{owner} got teacher logits of shape {array.shape}, expected "
-            f"({n_samples}, {n_classes}): one row per row of X and one column per class. "
-            "Check that the teacher was trained on the same classes."
-        )
-    if not np.isfinite(array).all():
-        row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
-        raise TeacherOutputError(
-            f"{owner} got non-finite teacher logits (first at row {row}). A teacher must "
-            "return finite logits; clip or fix the teacher's output."
-        )
-    return array
-
-
-@contextlib.contextmanager
-def _isolated_torch_rng(seed: int) -> Iterator[None]:
-    """Seed torch for weight initialisation and dropout without touching the caller's
-    global random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
-def _progress(epochs: range, verbose: bool, name: str) -> Any:
-    if not verbose:
-        return epochs
-    from tqdm.auto import tqdm
-
-    return tqdm(epochs, desc=f"{name} epochs", leave=False)
