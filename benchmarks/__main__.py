@@ -45,6 +45,18 @@ def _forward_quick(quick: bool, out: Path) -> list[str]:
     return ["--quick"] if quick else []
 
 
+def _quick_if_supported(module: str) -> Callable[[bool, Path], list[str]]:
+    """Forward ``--quick`` to a benchmark whose source defines that flag (benchmarks that
+    other engineers add may not have one)."""
+
+    def argv(quick: bool, out: Path) -> list[str]:
+        path = common.REPO_ROOT / "benchmarks" / f"{module}.py"
+        has_quick = path.exists() and '"--quick"' in path.read_text(encoding="utf-8")
+        return ["--quick"] if quick and has_quick else []
+
+    return argv
+
+
 def _explain_speed_argv(quick: bool, out: Path) -> list[str]:
     # explain_speed has no --quick and writes JSON only where --out says.
     json_path = Path(common.relative(out / f"{common.stem('explain_speed', quick)}.json"))
@@ -79,6 +91,25 @@ BENCHMARKS = (
         _forward_quick,
     ),
     Benchmark(
+        "defaults_speed",
+        "benchmarks.defaults_speed",
+        "every student at library defaults vs EBM (1 bag) on 21,000 x 30 rows; the README's "
+        "Python quickstart vs `interpretable-kd demo --dataset compas`",
+        _forward_quick,
+    ),
+    Benchmark(
+        "logistic_speed",
+        "benchmarks.logistic_speed",
+        "logistic student fit time vs scikit-learn's LogisticRegression on the same rows",
+        _quick_if_supported("logistic_speed"),
+    ),
+    Benchmark(
+        "threads",
+        "benchmarks.threads",
+        "the library's thread choice vs one thread",
+        _quick_if_supported("threads"),
+    ),
+    Benchmark(
         "scale",
         "benchmarks.scale",
         "distillation on 1,000,000 x 20 rows: seconds per epoch, peak memory",
@@ -87,9 +118,34 @@ BENCHMARKS = (
     Benchmark(
         "fidelity",
         "benchmarks.fidelity",
-        "students (hard labels, distilled at T = 1, 2, 4, 8, +/- augmentation) vs CART, "
+        "students (hard labels, distilled at T = 0.1 to 8, +/- augmentation) vs CART, "
         "logistic regression and EBM surrogates on 7 data sets",
         _forward_quick,
+    ),
+    Benchmark(
+        "surrogates",
+        "benchmarks.surrogates",
+        "each student at library defaults vs its same-class surrogate on the teacher's "
+        "labels (LogisticRegression, CART, MLPClassifier, EBM), 7 data sets x 2 teachers",
+        _forward_quick,
+    ),
+    Benchmark(
+        "temperature_search",
+        "benchmarks.temperature_search",
+        "temperature='auto': the search table and the chosen T",
+        _quick_if_supported("temperature_search"),
+    ),
+    Benchmark(
+        "soft_tree_vs_cart",
+        "benchmarks.soft_tree_vs_cart",
+        "soft tree at defaults vs CART with the same leaves",
+        _quick_if_supported("soft_tree_vs_cart"),
+    ),
+    Benchmark(
+        "additive",
+        "benchmarks.additive",
+        "additive student vs EBM (1 bag) on the teacher's labels",
+        _quick_if_supported("additive"),
     ),
     Benchmark(
         "soft_tree_paper",
@@ -123,6 +179,11 @@ def run_one(benchmark: Benchmark, quick: bool, out: Path) -> dict[str, Any]:
         "started": dt.datetime.now().isoformat(timespec="seconds"),
     }
     start = time.perf_counter()
+    source = common.REPO_ROOT / Path(*benchmark.module.split(".")).with_suffix(".py")
+    if not source.exists():
+        entry["status"] = f"skipped: {common.relative(source)} does not exist"
+        entry["seconds"] = 0.0
+        return entry
     try:
         module = importlib.import_module(benchmark.module)
         main = getattr(module, "main", None)
@@ -214,6 +275,11 @@ def _speed_section(out: Path, quick: bool) -> list[str]:
                     "ratio": f"{ratio.group(1)} faster",
                 }
             )
+    defaults = out / f"{common.stem('defaults_speed', quick)}.json"
+    if defaults.exists():
+        from . import defaults_speed
+
+        rows += defaults_speed.headline(json.loads(defaults.read_text()))
     demo = out / f"{common.stem('end_to_end', quick)}.csv"
     if demo.exists():
         frame = pd.read_csv(demo)
@@ -235,9 +301,19 @@ def _speed_section(out: Path, quick: bool) -> list[str]:
         _link(out, f"{common.stem('explain_speed', quick)}.json"),
         _link(out, f"{common.stem('report_speed', quick)}.md"),
         _link(out, f"{common.stem('end_to_end', quick)}.md"),
+        _link(out, f"{common.stem('defaults_speed', quick)}.md"),
     ]
     lines += ["", "Details: " + ", ".join(files) + ".", ""]
     return lines
+
+
+def _surrogates_section(out: Path, quick: bool) -> list[str]:
+    from . import _surrogates_report
+
+    loaded = _surrogates_report.load_summary(out, quick)
+    if loaded is None:
+        return ["Not run yet: `python -m benchmarks --only surrogates`.", ""]
+    return _surrogates_report.headline(*loaded, common.stem("surrogates", quick))
 
 
 def _scale_section(out: Path, quick: bool) -> list[str]:
@@ -297,10 +373,11 @@ def write_summary(
         result = (
             _link(out, md.name) if md.exists() else (_link(out, alt.name) if alt.exists() else "–")
         )
-        minutes = entry.get("seconds", float("nan")) / 60
+        minutes = f"{entry['seconds'] / 60:.1f}" if "seconds" in entry else "–"
+        command = f"`{entry['command']}`" if "command" in entry else "–"
         lines.append(
-            f"| {benchmark.name} | {benchmark.what} | `{entry.get('command', '–')}` | "
-            f"{entry.get('status', 'not run')} | {minutes:.1f} | "
+            f"| {benchmark.name} | {benchmark.what} | {command} | "
+            f"{entry.get('status', 'not run')} | {minutes} | "
             f"{entry.get('started', '–')} | {result} |"
         )
     if suite.get("seconds"):
@@ -318,6 +395,9 @@ def write_summary(
         )
     lines += [
         "",
+        "## Like with like: each student at defaults vs its same-class surrogate",
+        "",
+        *_surrogates_section(out, quick),
         "## Fidelity: distilled students vs global surrogates",
         "",
         *_fidelity_section(out, quick),

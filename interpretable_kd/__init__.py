@@ -22,6 +22,7 @@ from .students import (
     SoftDecisionTreeClassifier,
     SoftLogisticRegression,
 )
+from .students.additive import AdditiveClassifier
 from .teachers import MLPTeacher, Teacher, as_teacher
 
 #: Every public scikit-learn estimator (each registered student kind, then the trainable
@@ -30,6 +31,7 @@ ALL_ESTIMATORS = [*(kind.estimator for kind in REGISTRY.values()), MLPTeacher]
 
 __all__ = [
     "ALL_ESTIMATORS",
+    "AdditiveClassifier",
     "DistillationReport",
     "DistilledClassifier",
     "InputError",

@@ -17,7 +17,6 @@ it is defined, so that ``load`` can rebuild it without knowing the class in adva
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -25,64 +24,89 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ._defaults import PREDICT_BATCH_SIZE, TEMPERATURE
+from ._loop import (
+    auto_training_sizes,
+    check_common_params,
+    resolve_device,
+    run_epochs,
+    split_rows,
+    warn_if_degenerate,
+)
 from ._numeric import draw_seed, log_softmax, softmax
+from ._scaling import StandardisingMixin
 from ._torch_utils import (
     Targets,
     batched_inference,
     check_teacher_logits,
     isolated_torch_rng,
-    progress,
 )
 from ._validation import (
-    check_choice,
     check_classification_y,
     check_fitted,
     check_number,
     check_temperature,
     check_weight,
     check_X,
+    is_private_copy,
 )
-from .exceptions import InputError, TrainingError
+from .exceptions import InputError
 from .losses import kd_loss_from_log_targets, log_soften
 from .persistence import load_model, register_estimator, save_model
 
 __all__ = [
     "Targets",
     "TorchClassifier",
+    "auto_training_sizes",
     "batched_inference",
     "check_teacher_logits",
     "isolated_torch_rng",
 ]
 
 
-class TorchClassifier(ClassifierMixin, BaseEstimator):
+class TorchClassifier(StandardisingMixin, ClassifierMixin, BaseEstimator):
     """Base class: a scikit-learn classifier whose model is a torch ``nn.Module``.
 
     Subclasses list every hyperparameter in their own ``__init__`` (scikit-learn reads
     them from its signature) and must accept the common ones used here: ``max_epochs``,
     ``batch_size``, ``learning_rate``, ``weight_decay``, ``early_stopping``,
-    ``validation_fraction``, ``n_iter_no_change``, ``tol``, ``random_state``, ``verbose``
-    and ``device``.
+    ``validation_fraction``, ``n_iter_no_change``, ``tol``, ``random_state``, ``verbose``,
+    ``device`` and ``n_jobs``. ``max_epochs``, ``batch_size`` and ``n_iter_no_change``
+    default to ``"auto"`` (:func:`auto_training_sizes`, which also turns on a cosine
+    learning-rate schedule when ``max_epochs="auto"``); explicit ints train exactly as
+    given, with a constant learning rate. ``n_jobs`` is the torch thread count during
+    fit and predict (None: :func:`~interpretable_kd._torch_utils.resolve_threads`).
+
+    Inputs at any scale: ``fit``, ``fit_distill`` and ``fine_tune`` standardise the rows,
+    ``z = (x - x_mean_) / x_scale_`` with the training rows' mean and standard deviation
+    (float64 statistics, 1 for a constant column), and the network only ever sees z
+    (float32), in training and in prediction. Subclass hooks (``_build_module``,
+    ``_init_module``, ``_run_epochs``, ``_batch_loss``, ``_validation_score``,
+    ``_eval_logits``) receive standardised rows; :meth:`_standardise` maps checked raw
+    rows to them.
 
     Fitted attributes: ``classes_``, ``n_features_in_``, ``feature_names_in_`` (from a
-    DataFrame), ``module_`` (the trained network), ``history_`` (one dict per epoch with
-    ``train_loss`` and ``valid_loss``), ``n_iter_`` (epochs run), ``best_epoch_``.
+    DataFrame), ``x_mean_`` and ``x_scale_`` (float64, shape (n_features,)), ``module_``
+    (the trained network), ``history_`` (one dict per epoch with ``train_loss``,
+    ``valid_score`` and ``valid_loss``), ``n_iter_`` (epochs run), ``best_epoch_``,
+    ``batch_size_``, ``max_epochs_``, ``n_iter_no_change_`` (the sizes used) and
+    ``lr_schedule_`` (``"cosine"`` or ``"constant"``).
 
     Every subclass registers itself with :mod:`interpretable_kd.persistence` (by class
     name) when it is defined, so that ``save`` and ``load`` work for it.
     """
 
-    max_epochs: int
-    batch_size: int
+    max_epochs: int | str
+    batch_size: int | str
     learning_rate: float
     weight_decay: float
     early_stopping: bool
     validation_fraction: float
-    n_iter_no_change: int
+    n_iter_no_change: int | str
     tol: float
     random_state: Any
     verbose: bool
     device: str
+    n_jobs: Any
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register every subclass with persistence, under its class name.
@@ -101,6 +125,51 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         """Validate the subclass's own hyperparameters (called at the start of fit)."""
+
+    def _prepare_fit(self, n_rows: int, n_classes: int) -> None:
+        """Set the fitted settings that depend on the data's size before any loss is
+        computed (default: nothing), in memory and out of core alike."""
+
+    def _init_module(self, module: torch.nn.Module, X: np.ndarray, targets: Targets) -> None:
+        """Initialise a freshly built network from the data (default: nothing).
+
+        Called right after :meth:`_build_module` when a fit starts from scratch (not by
+        ``fine_tune``), inside the fit's seeded torch random state, with the module still
+        on the CPU.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The new network, modified in place.
+        X : ndarray of shape (n_samples, n_features), float32
+            The standardised training rows (all of them, before the validation split).
+        targets : Targets
+            Their targets.
+        """
+
+    def _validation_score(
+        self, module: torch.nn.Module, X_valid: torch.Tensor, targets_valid: Targets
+    ) -> float:
+        """The number early stopping and the best-weights restore watch; lower is better.
+
+        Default: the objective without the penalty, ``_batch_loss(..., training=False)``,
+        on the held-out rows (the validation loss).
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The network, in eval mode, called under ``torch.no_grad()``.
+        X_valid : Tensor of shape (n_valid, n_features)
+            Standardised held-out rows, on the training device.
+        targets_valid : Targets
+            Their targets.
+
+        Returns
+        -------
+        float
+            The score.
+        """
+        return float(self._batch_loss(module, X_valid, targets_valid, False))
 
     def _penalty(self, module: torch.nn.Module) -> torch.Tensor | float:
         """Extra loss added to every batch (a regulariser)."""
@@ -145,11 +214,16 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """
         owner = type(self).__name__
         self._start_fit()
-        X, y = check_X(self, X, reset=True, y=y)
+        X_checked, y = check_X(self, X, reset=True, y=y)
         classes = check_classification_y(y, owner)
         y_index = np.searchsorted(classes, y)
+        X_std = self._fit_standardisation(X_checked, X)
         targets = Targets(torch.as_tensor(y_index, dtype=torch.int64), None, 1.0, 1.0)
-        return self._train(X, classes, targets, max_epochs=self.max_epochs, reset=True)
+        self._set_sizes(X_std.shape[0])
+        with self._threads(self.batch_size_):
+            self._train(X_std, classes, targets, max_epochs=self.max_epochs_, reset=True)
+            self._warn_if_degenerate(X_std, y_index)
+        return self
 
     def fit_distill(
         self,
@@ -179,7 +253,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         classes : array-like of shape (n_classes,)
             The teacher's class labels.
         temperature : float
-            T > 0.
+            T in [0.01, 100] (``_defaults.MIN_TEMPERATURE``, ``MAX_TEMPERATURE``).
         hard_label_weight : float
             w in [0, 1]; ignored when ``y`` is None.
 
@@ -225,27 +299,33 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """
         owner = type(self).__name__
         self._start_fit()
-        X = check_X(self, X, reset=True)
+        X_checked = check_X(self, X, reset=True)
         classes = np.asarray(classes)
-        logits = check_teacher_logits(teacher_logits, X.shape[0], len(classes), owner)
+        n_rows = X_checked.shape[0]
+        logits = check_teacher_logits(teacher_logits, n_rows, len(classes), owner)
         log_targets = log_soften(torch.as_tensor(logits), temperature)
         y_t = None
         if y is not None:
             y_index = np.asarray(y, dtype=np.int64)
-            if y_index.shape != (X.shape[0],) or y_index.max(initial=-1) >= len(classes):
+            if y_index.shape != (n_rows,) or y_index.max(initial=-1) >= len(classes):
                 raise InputError(
-                    f"{owner}.fit_distill needs y as class indices of shape ({X.shape[0]},) "
+                    f"{owner}.fit_distill needs y as class indices of shape ({n_rows},) "
                     f"in [-1, {len(classes) - 1}]; got shape {y_index.shape}."
                 )
             y_t = torch.as_tensor(y_index)
         targets = Targets(y_t, log_targets, temperature, hard_label_weight)
-        return self._train(X, classes, targets, max_epochs=self.max_epochs, reset=True)
+        X_std = self._fit_standardisation(X_checked, X)
+        self._set_sizes(n_rows)
+        with self._threads(self.batch_size_):
+            return self._train(X_std, classes, targets, max_epochs=self.max_epochs_, reset=True)
 
     def fine_tune(self, X: Any, y_index: Any, *, max_epochs: int) -> TorchClassifier:
         """Continue training the fitted network on hard labels (class indices) only.
 
         This is the last step of the classic distillation recipe. Early stopping, when
-        enabled, keeps the weights with the best validation loss.
+        enabled, keeps the weights with the best validation score. The rows are
+        standardised with the statistics of the first fit (``x_mean_``, ``x_scale_``),
+        which the network was trained on; they are not recomputed.
 
         Parameters
         ----------
@@ -264,9 +344,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         check_fitted(self, "module_")
         owner = type(self).__name__
         max_epochs = check_number(max_epochs, "max_epochs", owner, integer=True, low=1)
-        X = check_X(self, X, reset=False)
+        X_checked = check_X(self, X, reset=False)
+        X_std = self._standardise(X_checked, in_place=is_private_copy(X_checked, X))
         targets = Targets(torch.as_tensor(np.asarray(y_index, dtype=np.int64)), None, 1.0, 1.0)
-        return self._train(X, self.classes_, targets, max_epochs=max_epochs, reset=False)
+        self._set_sizes(X_std.shape[0], max_epochs=max_epochs, keep_batch_size=True)
+        with self._threads(self.batch_size_):
+            return self._train(X_std, self.classes_, targets, max_epochs=max_epochs, reset=False)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, array of shape (n_samples, n_classes), rows sum to 1."""
@@ -285,13 +368,53 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """Raw scores whose softmax is :meth:`predict_proba`; float64 (n_samples, n_classes)."""
         check_fitted(self, "module_")
         X = check_X(self, X, reset=False)
-        parts = batched_inference(
-            self.module_,
-            X,
-            lambda module, batch: self._eval_logits(module, batch).double().cpu().numpy(),
-            PREDICT_BATCH_SIZE,
-        )
+        with self._threads(min(X.shape[0], PREDICT_BATCH_SIZE)):
+            parts = batched_inference(
+                self.module_,
+                X,
+                lambda module, batch: (
+                    self._eval_logits(module, self._standardise_tensor(batch))
+                    .double()
+                    .cpu()
+                    .numpy()
+                ),
+                PREDICT_BATCH_SIZE,
+            )
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes_)))
+
+    # ------------------------------------------------------------ sizes and threads
+    def _set_sizes(
+        self, n_rows: int, *, max_epochs: int | None = None, keep_batch_size: bool = False
+    ) -> None:
+        """Record the sizes this fit uses: ``batch_size_``, ``max_epochs_``,
+        ``n_iter_no_change_`` (from :func:`auto_training_sizes`) and ``lr_schedule_``.
+
+        Parameters
+        ----------
+        n_rows : int
+            Rows passed to the fit.
+        max_epochs : int or None
+            An explicit epoch count (``fine_tune``) instead of the ``max_epochs``
+            parameter.
+        keep_batch_size : bool
+            Keep an existing ``batch_size_`` (``fine_tune`` of a fitted model).
+        """
+        batch, epochs, patience = auto_training_sizes(
+            n_rows,
+            self.batch_size,
+            self.max_epochs if max_epochs is None else max_epochs,
+            self.n_iter_no_change,
+        )
+        if not (keep_batch_size and "batch_size_" in self.__dict__):
+            self.batch_size_ = batch
+        self.max_epochs_ = epochs
+        self.n_iter_no_change_ = patience
+        self.lr_schedule_ = "cosine" if self.max_epochs == "auto" else "constant"
+
+    def _warn_if_degenerate(self, X: np.ndarray, y_index: np.ndarray) -> None:
+        """Warn when the model predicts one class on its training rows although the
+        labels have several (:func:`~interpretable_kd._loop.warn_if_degenerate`)."""
+        warn_if_degenerate(self, X, y_index)
 
     @property
     def n_parameters_(self) -> int:
@@ -344,41 +467,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------------- internals
     def _check_common_params(self) -> None:
-        owner = type(self).__name__
-        check_number(self.max_epochs, "max_epochs", owner, integer=True, low=1)
-        check_number(self.batch_size, "batch_size", owner, integer=True, low=1)
-        check_number(self.learning_rate, "learning_rate", owner, low=0.0, closed="right")
-        check_number(self.weight_decay, "weight_decay", owner, low=0.0)
-        check_number(
-            self.validation_fraction,
-            "validation_fraction",
-            owner,
-            low=0.0,
-            high=1.0,
-            closed="neither",
-        )
-        check_number(self.n_iter_no_change, "n_iter_no_change", owner, integer=True, low=1)
-        check_number(self.tol, "tol", owner, low=0.0)
-        check_choice(bool(self.early_stopping), "early_stopping", owner, [True, False])
-        self._device()
+        """Check the shared hyperparameters (``_loop.check_common_params``)."""
+        check_common_params(self)
 
     def _device(self) -> torch.device:
-        owner = type(self).__name__
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise InputError(
-                f"The 'device' parameter of {owner} must be 'cpu', 'cuda', 'cuda:N' or "
-                f"'auto'. Got {self.device!r} instead."
-            ) from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(
-                f"The 'device' parameter of {owner} is {self.device!r}, but torch sees no "
-                "CUDA device here. Use device='cpu' or device='auto'."
-            )
-        return device
+        """The torch device of ``device`` (:func:`~interpretable_kd._loop.resolve_device`)."""
+        return resolve_device(self)
 
     def _start_fit(self) -> None:
         """Check hyperparameters and forget any earlier fit."""
@@ -396,16 +490,19 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         max_epochs: int,
         reset: bool,
     ) -> TorchClassifier:
-        """Run the loop. Fitted attributes are set only when it finishes: an exception or
-        a KeyboardInterrupt leaves the estimator unfitted (and says so)."""
+        """Run the loop on standardised rows X. Fitted attributes are set only when it
+        finishes: an exception or a KeyboardInterrupt leaves the estimator unfitted (and
+        says so)."""
         seed = draw_seed(self.random_state)
         device = self._device()
         self._fit_interrupted = True
         if not reset:
             module = self.__dict__.pop("module_")
+        self._prepare_fit(X.shape[0], len(classes))
         with isolated_torch_rng(seed):
             if reset:
                 module = self._build_module(X.shape[1], len(classes))
+                self._init_module(module, X, targets)
             module = module.to(device)
             history, best_epoch = self._run_epochs(module, X, targets, seed, max_epochs, device)
         self.classes_ = np.asarray(classes)
@@ -425,86 +522,38 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         max_epochs: int,
         device: torch.device,
     ) -> tuple[list[dict[str, float]], int]:
-        rng = np.random.default_rng(seed)
-        train_index, valid_index = self._split(X.shape[0], targets, rng)
-        X_all = torch.from_numpy(X)
-        X_train = X_all[train_index].to(device)
-        targets_train = targets.rows(torch.from_numpy(train_index)).to(device)
-        valid = None
-        if valid_index is not None:
-            valid = (
-                X_all[valid_index].to(device),
-                targets.rows(torch.from_numpy(valid_index)).to(device),
-            )
-        optimizer = torch.optim.Adam(
-            module.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-        )
-        history: list[dict[str, float]] = []
-        best_loss, best_epoch, best_state, stale = math.inf, 0, None, 0
-        n_train = X_train.shape[0]
-        shuffle = torch.Generator().manual_seed(seed)
-        for epoch in progress(range(1, max_epochs + 1), self.verbose, type(self).__name__):
-            module.train()
-            order = torch.randperm(n_train, generator=shuffle).to(device)
-            total, count = 0.0, 0
-            for start in range(0, n_train, self.batch_size):
-                batch = order[start : start + self.batch_size]
-                loss = self._batch_loss(module, X_train[batch], targets_train.rows(batch), True)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                self._after_step(module, optimizer)
-                total += float(loss.detach()) * len(batch)
-                count += len(batch)
-            record = {"epoch": epoch, "train_loss": total / count}
-            monitored = record["train_loss"]
-            if valid is not None:
-                module.eval()
-                with torch.no_grad():
-                    record["valid_loss"] = float(self._batch_loss(module, *valid, False))
-                monitored = record["valid_loss"]
-            if not math.isfinite(record["train_loss"]) or not math.isfinite(monitored):
-                raise TrainingError(
-                    f"{type(self).__name__} training diverged: the loss became "
-                    f"{record['train_loss']} at epoch {epoch}. Scale the features (for "
-                    "example with StandardScaler) or lower 'learning_rate' "
-                    f"(now {self.learning_rate})."
-                )
-            history.append(record)
-            if monitored < best_loss - self.tol:
-                best_loss, best_epoch, stale = monitored, epoch, 0
-                if self.early_stopping:
-                    best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            else:
-                stale += 1
-                if self.early_stopping and stale >= self.n_iter_no_change:
-                    break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        module.eval()
-        return history, best_epoch if self.early_stopping else len(history)
+        """Train ``module`` on standardised rows X: mini-batch Adam with early stopping,
+        the learning-rate schedule and the best-weights restore
+        (:func:`~interpretable_kd._loop.run_epochs`). The override point of a subclass
+        with its own solver.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The network, on ``device``; trained in place.
+        X : ndarray of shape (n_samples, n_features), float32
+            Standardised rows.
+        targets : Targets
+            Their targets.
+        seed : int
+            Seed of the validation split and the shuffles.
+        max_epochs : int
+            Epoch budget.
+        device : torch.device
+            Where training runs.
+
+        Returns
+        -------
+        history : list of dict
+            One record per epoch run.
+        best_epoch : int
+            The epoch whose weights the module holds.
+        """
+        default = type(self)._validation_score is TorchClassifier._validation_score
+        return run_epochs(self, module, X, targets, seed, max_epochs, device, default_score=default)
 
     def _split(
         self, n_samples: int, targets: Targets, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Hold out ``validation_fraction`` of the rows for early stopping.
-
-        Stratified by label (or by the teacher's argmax) so the held-out rows keep the
-        class balance; no split when there are too few rows to spare.
-        """
-        n_valid = round(self.validation_fraction * n_samples)
-        if not self.early_stopping or n_valid < 10 or n_samples - n_valid < 10:
-            return np.arange(n_samples), None
-        if targets.teacher_log_proba is not None:
-            strata = targets.teacher_log_proba.argmax(dim=1).numpy()
-        else:
-            assert targets.y is not None  # fit() always passes labels
-            strata = targets.y.numpy()
-        valid = []
-        for label in np.unique(strata):
-            rows = np.flatnonzero(strata == label)
-            take = round(len(rows) * n_valid / n_samples)
-            valid.append(rng.permutation(rows)[:take])
-        valid_index = np.sort(np.concatenate(valid))
-        train_index = np.setdiff1d(np.arange(n_samples), valid_index)
-        return train_index, valid_index
+        """The rows held out for early stopping (:func:`~interpretable_kd._loop.split_rows`)."""
+        return split_rows(self, n_samples, targets, rng)

@@ -3,10 +3,21 @@
 ::
 
     interpretable-kd demo [--dataset NAME] [--out DIR] [--students logistic,mlp,tree]
-                          [--temperature T] [--quick] [--seed N]
-    interpretable-kd report --data FILE.csv --target COLUMN [--teacher-scores COLUMN_OR_FILE]
-                            [--students ...] [--out DIR] [--temperature T] [--quick] [--seed N]
+                          [--temperature auto|T] [--n-jobs N]
+                          [--preset quick|standard|thorough | --quick] [--seed N]
+    interpretable-kd report --data FILE.csv[.gz] --target COLUMN
+                            [--teacher-scores COLUMN_OR_FILE] [--id-column COLUMN]
+                            [--drop LIST] [--segment-columns LIST] [--protected LIST]
+                            [--image-shape HxW] [common options as for demo]
     interpretable-kd datasets
+
+``--preset`` (default ``standard``; ``--quick`` is ``--preset quick``) is the audit
+budget of :data:`interpretable_kd._defaults.PRESETS`, the same as the Python API's, so the
+command line and ``DistillationReport.from_models(..., preset=...)`` give the same numbers
+for the same data and seed. ``--temperature auto`` (the default) chooses T per student;
+the summary prints, per student, fidelity with its interval, kappa, the majority baseline,
+the worst class, faithful or not and the chosen T. Threads follow the library's rule
+(``--n-jobs``).
 
 Exit status: 0 on success, 2 for bad input (one line ``interpretable-kd: error: ...`` on
 stderr, no traceback). A report directory is written atomically, so a failed run never
@@ -21,7 +32,8 @@ This module parses arguments, calls the public API and prints; reading CSV files
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
+import signal
 import sys
 import time
 import warnings
@@ -29,13 +41,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from sklearn.exceptions import ConvergenceWarning
-from tqdm.auto import tqdm
 
+from ._cli_engine import check_engine, run_scaled
 from ._cli_parser import PROG, UsageError, build_parser
-from ._defaults import FULL, HARD_LABEL_WEIGHT, QUICK, TEST_SIZE, Budget
+from ._cli_safety import (
+    Steps,
+    Terminated,
+    estimate_csv,
+    memory_message,
+    prepare_output,
+    size_note,
+    split_rows,
+    stem,
+    terminating_signals,
+)
+from ._cli_summary import summary
+from ._defaults import DEFAULT_PRESET, HARD_LABEL_WEIGHT, PRESETS, TEST_SIZE, Preset
 from ._validation import check_choice
 from .datasets import (
     DATASET_NAMES,
@@ -44,11 +66,10 @@ from .datasets import (
     load_dataset,
     read_labelled_csv,
     split_dataset,
-    train_test_indices,
 )
-from .datasets.csv import warn_conflicting_scores
-from .exceptions import InputError, InterpretableKDError, InterpretableKDWarning, ParameterError
-from .report import check_output_directory
+from .datasets._csv_columns import assign_columns
+from .datasets.checks import data_warnings
+from .exceptions import InterpretableKDError, InterpretableKDWarning, ParameterError
 from .teachers import MLPTeacher, as_teacher
 from .workflow import distil_and_report
 
@@ -56,115 +77,40 @@ __all__ = ["build_parser", "main"]
 
 
 # --------------------------------------------------------------------------- helpers
-class _Steps:
-    """A progress bar over the run's steps, on stderr (only when it is a terminal).
+def _preset(args: argparse.Namespace) -> Preset:
+    """The run's preset: ``--preset`` (default standard); ``--quick`` is ``--preset quick``.
 
     Parameters
     ----------
-    total : int
-        Number of steps.
-    stream : text stream
-        Where the bar is drawn.
-    """
+    args : argparse.Namespace
 
-    def __init__(self, total: int, stream: Any) -> None:
-        self.bar = tqdm(
-            total=total,
-            file=stream,
-            disable=None,
-            unit="step",
-            leave=False,
-            bar_format="{desc:<38}{percentage:3.0f}%|{bar:24}| {n_fmt}/{total_fmt} [{elapsed}]",
+    Returns
+    -------
+    Preset
+    """
+    if args.quick and args.preset not in (None, "quick"):
+        raise ParameterError(
+            f"--quick means --preset quick, but --preset {args.preset} was given too; "
+            "pass one of them."
         )
-
-    def start(self, text: str) -> None:
-        """Show the step that begins.
-
-        Parameters
-        ----------
-        text : str
-
-        Returns
-        -------
-        None
-        """
-        self.bar.set_description_str(text)
-
-    def done(self) -> None:
-        """Advance the bar by one step.
-
-        Returns
-        -------
-        None
-        """
-        self.bar.update(1)
-
-    def close(self) -> None:
-        """Remove the bar.
-
-        Returns
-        -------
-        None
-        """
-        self.bar.close()
+    name = "quick" if args.quick else (args.preset or DEFAULT_PRESET)
+    args.preset = name
+    return PRESETS[name]
 
 
-def _limit_threads() -> None:
-    """Train on one thread unless OMP_NUM_THREADS says otherwise: the networks here are
-    small, and on two busy cores two threads trained several times slower than one.
-
-    Returns
-    -------
-    None
-    """
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(1)
-
-
-def _summary(report: Any, path: Path, seconds: float) -> str:
-    """What a finished run prints: where the report is and each student's numbers.
+def _teacher_epochs(preset: Preset) -> dict[str, Any]:
+    """``max_epochs`` of the MLP teacher when the preset names a number, else nothing.
 
     Parameters
     ----------
-    report : DistillationReport
-    path : pathlib.Path
-        The report's ``index.html``.
-    seconds : float
-        Wall time of the run.
+    preset : Preset
 
     Returns
     -------
-    str
-        Several lines, no trailing newline.
+    dict
+        ``{"max_epochs": n}`` or ``{}`` (the library's default).
     """
-    lines = [f"Report written to {path}"]
-    data = report.dataset
-    teacher = report.teacher
-    line = (
-        f"  {data['name']}: {data['n_rows']} held-out rows, {data['n_features']} features; "
-        f"teacher {teacher['kind']}"
-    )
-    if teacher.get("accuracy") is not None:
-        line += f", accuracy {teacher['accuracy']:.3f}"
-    lines.append(line)
-    width = max(len(name) for name in report.students)
-    for name, result in report.students.items():
-        low, high = result.fidelity_ci
-        text = f"  {name:<{width}}  fidelity {result.fidelity:.3f}"
-        if np.isfinite(low) and np.isfinite(high):
-            text += f" [{low:.3f}, {high:.3f}]"
-        if result.accuracy is not None:
-            text += f"  accuracy {result.accuracy:.3f}"
-        if result.agreement is not None:
-            k = report.top_k
-            text += (
-                f"  top-{k} feature agreement {result.agreement['feature_agreement']['mean']:.3f}"
-            )
-        lines.append(text)
-    n_figures = len(list((path.parent / "figures").glob("*.png")))
-    lines.append(f"  also: {path.parent / 'metrics.json'}, {n_figures} figures in figures/")
-    lines.append(f"  done in {seconds:.1f} s")
-    return "\n".join(lines)
+    return {} if preset.teacher_epochs == "auto" else {"max_epochs": preset.teacher_epochs}
 
 
 # --------------------------------------------------------------------------- commands
@@ -185,19 +131,18 @@ def run_demo(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     """
     started = time.perf_counter()
     check_choice(args.dataset, "--dataset", PROG + " demo", DATASET_NAMES)
-    check_output_directory(args.out)
-    budget = QUICK if args.quick else FULL
-    _limit_threads()
-    steps = _Steps(3 + len(args.students) + 1, stderr)
+    prepare_output(args.out, [], stderr)
+    preset = _preset(args)
+    steps = _STEPS[0] = Steps(3 + len(args.students) + 1, stderr)
     try:
         steps.start(f"loading {args.dataset}")
         dataset = load_dataset(args.dataset)
         split = split_dataset(dataset, random_state=args.seed)
         steps.done()
         steps.start("training the MLP teacher")
-        teacher = MLPTeacher(random_state=args.seed, max_epochs=budget.teacher_epochs).fit(
-            split.X_train, split.y_train
-        )
+        teacher = MLPTeacher(
+            random_state=args.seed, n_jobs=args.n_jobs, **_teacher_epochs(preset)
+        ).fit(split.X_train, split.y_train)
         steps.done()
         report, path = distil_and_report(
             teacher,
@@ -210,22 +155,24 @@ def run_demo(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
             dataset_name=dataset.name,
             temperature=args.temperature,
             random_state=args.seed,
-            budget=budget,
+            n_jobs=args.n_jobs,
+            preset=preset,
             images_shape=dataset.images_shape,
-            config=_config(args, "demo", budget, dataset=args.dataset),
+            config=_config(args, "demo", preset, dataset=args.dataset),
             extra={
                 "description": dataset.task,
                 "source": dataset.source,
                 "command": _command(args),
             },
             progress=steps,
+            X_display=dataset.frame.loc[split.X_test.index].reset_index(drop=True),
         )
     finally:
         steps.close()
-    print(_summary(report, path, time.perf_counter() - started), file=stdout)
+    print(summary(report, path, time.perf_counter() - started), file=stdout)
 
 
-def _config(args: argparse.Namespace, command: str, budget: Budget, **more: Any) -> dict:
+def _config(args: argparse.Namespace, command: str, preset: Preset, **more: Any) -> dict:
     """The ``config`` of ``metrics.json``: what the run was asked to do.
 
     Parameters
@@ -233,7 +180,7 @@ def _config(args: argparse.Namespace, command: str, budget: Budget, **more: Any)
     args : argparse.Namespace
     command : str
         ``"demo"`` or ``"report"``.
-    budget : Budget
+    preset : Preset
     **more
         Command-specific entries, placed after ``command``.
 
@@ -246,10 +193,12 @@ def _config(args: argparse.Namespace, command: str, budget: Budget, **more: Any)
         **more,
         "students": list(args.students),
         "temperature": args.temperature,
+        "n_jobs": args.n_jobs,
         "hard_label_weight": HARD_LABEL_WEIGHT,
-        "quick": bool(args.quick),
-        "teacher_max_epochs": budget.teacher_epochs,
-        "student_max_epochs": budget.student_epochs,
+        "quick": preset.name == "quick",
+        "preset": preset.name,
+        "teacher_max_epochs": preset.teacher_epochs,
+        "student_max_epochs": preset.student_epochs,
         "test_size": getattr(args, "test_size", TEST_SIZE),
     }
 
@@ -308,9 +257,11 @@ def run_report(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     Parameters
     ----------
     args : argparse.Namespace
-        Parsed arguments (``data``, ``target``, ``teacher_scores``, ``test_size`` and the
-        common ones).
+        Parsed arguments (``data``, ``target``, ``teacher_scores``, ``test_size``, the
+        column roles ``id_column``, ``drop``, ``segment_columns``, ``protected``,
+        ``image_shape`` and the common ones).
     stdout, stderr : text streams
+        The summary goes to ``stdout``; progress and the data warnings to ``stderr``.
 
     Returns
     -------
@@ -319,37 +270,66 @@ def run_report(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     started = time.perf_counter()
     path = Path(args.data)
     if args.out is None:
-        args.out = str(Path("reports") / (path.stem or "report"))
+        args.out = str(Path("reports") / (stem(path) or "report"))
     if not 0 < args.test_size < 1:
         raise ParameterError(f"--test-size must be in (0, 1); got {args.test_size}.")
-    check_output_directory(args.out)
-    table = read_labelled_csv(path, args.target, args.teacher_scores)
-    y, classes, scores = table.y, table.classes, table.scores
-    budget = QUICK if args.quick else FULL
+    inputs = [path] + ([args.teacher_scores] if _is_file(args.teacher_scores) else [])
+    preset = _preset(args)
+    if args.engine != "memory":
+        check_engine(args)
+    prepare_output(args.out, inputs, stderr)
+    if args.engine != "memory":
+        config = _config(args, "report", preset, data=str(path), target=args.target)
+        steps = _STEPS[0] = Steps(3 + len(args.students), stderr)
+        with contextlib.closing(steps):
+            text = run_scaled(args, preset, config, inputs, steps)[1]
+        print(f"{text}\n  done in {time.perf_counter() - started:.1f} s", file=stdout)
+        return
+    size = estimate_csv(path)
+    epochs = next((e for e in (preset.student_epochs, preset.teacher_epochs) if e != "auto"), 200)
+    n_models = 1 + (1 + preset.n_refits) * len(args.students)
+    note = size and size_note(size, path, int(epochs), n_models, preset.name == "quick")
+    if note:
+        print(f"{PROG}: note: {note}", file=stderr, flush=True)
+    steps = _STEPS[0] = Steps(5 + len(args.students), stderr, plain=bool(note))
     try:
-        train, test = train_test_indices(y, test_size=args.test_size, random_state=args.seed)
-    except ValueError as exc:
-        raise InputError(
-            f"Cannot split the {len(y)} labelled rows of {str(path)!r} into training and test "
-            f"rows with every class in both ({exc}). Add rows or change --test-size."
-        ) from exc
-    train, test = np.sort(train), np.sort(test)
-    _limit_threads()
-    steps = _Steps(3 + len(args.students) + 1, stderr)
-    try:
+        steps.start(f"reading {path.name}")
+        table = read_labelled_csv(
+            path,
+            args.target,
+            args.teacher_scores,
+            na_values=args.na_values,
+            thousands=args.thousands,
+        )
+        roles = assign_columns(
+            table.features,
+            path,
+            rows=table.rows,
+            id_column=args.id_column,
+            drop=args.drop,
+            segments=args.segment_columns,
+            protected=args.protected,
+        )
+        y, classes, scores = table.y, table.classes, table.scores
+        train, test = split_rows(y, args.test_size, args.seed, path)
+        steps.done()
+        found = data_warnings(
+            roles.checked, protected=roles.protected, features=list(roles.features.columns)
+        )
+        for text in found:
+            steps.note(f"{PROG}: warning: {' '.join(text.split())}")
         steps.start(f"encoding {path.name}")
-        preprocessor = TabularPreprocessor().fit(table.features.iloc[train])
-        X_all = preprocessor.transform(table.features)
+        preprocessor = TabularPreprocessor().fit(roles.features.iloc[train])
+        X_all = preprocessor.transform(roles.features)
         X_train, X_test = X_all.iloc[train], X_all.iloc[test]
         steps.done()
         if scores is None:
             steps.start("training the MLP teacher")
-            teacher: Any = MLPTeacher(random_state=args.seed, max_epochs=budget.teacher_epochs).fit(
-                X_train, y[train]
-            )
+            teacher: Any = MLPTeacher(
+                random_state=args.seed, n_jobs=args.n_jobs, **_teacher_epochs(preset)
+            ).fit(X_train, y[train])
         else:
             steps.start("reading the teacher's scores")
-            warn_conflicting_scores(X_all, scores)
             teacher = as_teacher(scores, X=X_all, output="proba", classes=list(classes))
         steps.done()
         report, out = distil_and_report(
@@ -363,15 +343,20 @@ def run_report(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
             dataset_name=path.name,
             temperature=args.temperature,
             random_state=args.seed,
-            budget=budget,
-            images_shape=None,
+            n_jobs=args.n_jobs,
+            preset=preset,
+            images_shape=args.image_shape,
             config=_config(
                 args,
                 "report",
-                budget,
+                preset,
                 data=str(path),
                 target=args.target,
                 teacher_scores=args.teacher_scores,
+                id_column=args.id_column,
+                drop=list(args.drop),
+                segment_columns=list(args.segment_columns),
+                protected=list(args.protected),
             ),
             extra={
                 "description": f"{len(y)} labelled rows of {path.name}, target {args.target!r}",
@@ -379,10 +364,29 @@ def run_report(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
                 "command": _command(args),
             },
             progress=steps,
+            protect=inputs,
+            row_ids=roles.row_ids[test],
+            X_display=roles.features.iloc[test].reset_index(drop=True),
+            segments=None if roles.segments is None else roles.segments.iloc[test],
+            protected=roles.protected or None,
         )
     finally:
         steps.close()
-    print(_summary(report, out, time.perf_counter() - started), file=stdout)
+    print(summary(report, out, time.perf_counter() - started), file=stdout)
+
+
+def _is_file(spec: str | None) -> bool:
+    """Whether ``--teacher-scores`` names a file (rather than a column).
+
+    Parameters
+    ----------
+    spec : str or None
+
+    Returns
+    -------
+    bool
+    """
+    return spec is not None and Path(spec).is_file()
 
 
 # --------------------------------------------------------------------------- entry point
@@ -392,6 +396,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Any, Any], None]] = {
     "report": run_report,
     "datasets": run_datasets,
 }
+#: The running command's progress (so that a MemoryError can name its step).
+_STEPS: list[Steps | None] = [None]
 _BAD_INPUT: tuple[type[BaseException], ...] = (
     InterpretableKDError,
     ValueError,
@@ -457,7 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 success, 2 bad input (one line on stderr), 130 interrupted.
+        The exit status: 0 success, 1 out of memory, 2 bad input (one line on stderr),
+        130 interrupted (Ctrl-C), 128 + n for signal n (SIGTERM 143, SIGHUP 129).
     """
     stdout, stderr = sys.stdout, sys.stderr
     parser = build_parser()
@@ -469,13 +476,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0
     run = _COMMANDS[args.command]
-    with warnings.catch_warnings(record=True) as caught:
+    _STEPS[0] = None
+    with warnings.catch_warnings(record=True) as caught, terminating_signals():
         warnings.simplefilter("always")
         try:
             run(args, stdout, stderr)
         except _BAD_INPUT as exc:
             print(f"{PROG}: error: {_one_line(exc)}", file=stderr)
             return 2
+        except MemoryError:
+            step = _STEPS[0].current if _STEPS[0] is not None else "starting"
+            print(f"{PROG}: error: {memory_message(step)}", file=stderr)
+            return 1
+        except Terminated as exc:
+            name = signal.Signals(exc.signum).name
+            print(f"{PROG}: error: stopped by {name}; no report was written", file=stderr)
+            return 128 + exc.signum
         except KeyboardInterrupt:
             print(f"{PROG}: error: interrupted; no report was written", file=stderr)
             return 130

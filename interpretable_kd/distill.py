@@ -2,10 +2,13 @@
 
     L = w * CE(y, p_S) + (1 - w) * T^2 * KL(p_T^(T) || p_S^(T))        (Hinton et al. 2015)
 
-then, optionally, a fine-tune on hard labels. No ground-truth labels are needed: with
-``y=None`` the student learns from the teacher alone. Augmentation adds synthetic rows
-labelled by the teacher (a transfer set, as in TREPAN and Bastani et al. 2017), which
-raises fidelity when the training data are few.
+(``p^(T) = softmax(z / T)``), then, optionally, a fine-tune on hard labels. By default
+w = 0 (pure imitation) and T is chosen for fidelity on held-out rows
+(``temperature="auto"``, :mod:`interpretable_kd._temperature`). No ground-truth labels
+are needed: with ``y=None`` the student learns from the teacher alone. Augmentation
+adds synthetic rows labelled by the teacher (a transfer set, as in TREPAN and Bastani et
+al. 2017; :mod:`interpretable_kd._augment`), which raises fidelity when the training data
+are few.
 """
 
 from __future__ import annotations
@@ -19,15 +22,22 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from . import persistence
-from ._defaults import HARD_LABEL_WEIGHT, TEMPERATURE
+from ._augment import AUGMENT_METHODS, augment_rows, check_augment_memory
+from ._defaults import (
+    DISTILL_TEMPERATURE,
+    HARD_LABEL_WEIGHT,
+    TEMPERATURE,
+    TEMPERATURE_SEARCH_MIN_ROWS,
+)
+from ._distill_io import distilled_from_header, distilled_header
 from ._numeric import draw_seed
-from ._training import TorchClassifier
+from ._temperature import check_temperature_param, distils, fit_student, search_temperature
+from ._torch_utils import resolve_threads, torch_threads
 from ._validation import (
     check_choice,
     check_fitted,
     check_labels_known,
     check_number,
-    check_temperature,
     check_weight,
     check_X,
 )
@@ -36,7 +46,18 @@ from .teachers import Teacher, as_teacher
 
 __all__ = ["DistilledClassifier", "augment_rows", "distill"]
 
-AUGMENT_METHODS = ("gaussian", "mixup", "both")
+#: Fitted attributes set by ``fit``; a model file stores those from ``n_synthetic_`` on.
+FITTED = (
+    "student_",
+    "teacher_",
+    "classes_",
+    "n_synthetic_",
+    "temperature_",
+    "temperature_search_",
+)
+#: The fitted attributes a model file stores in its header (and the only ones ``load``
+#: restores from it; the student and the teacher have their own headers).
+STORED = ("classes_", "n_features_in_", "feature_names_in_", *FITTED[3:])
 
 
 class DistilledClassifier(ClassifierMixin, BaseEstimator):
@@ -49,13 +70,20 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             cloned in ``fit``. A scikit-learn classifier without ``fit_distill`` (say a
             ``DecisionTreeClassifier``) is fitted on the teacher's predicted labels: the
             classic global surrogate.
-        temperature: T > 0 that softens the teacher's (and the student's) logits. The
-            default, 1, won the benchmark sweep over T in {1, 2, 4, 8} for every student
-            (``reports/benchmarks/fidelity.md``): on tabular data the teacher's own
-            probabilities carry its "dark knowledge" already, and a soft tree's leaves must
-            grow T times larger logits to match softened targets.
+        temperature: "auto" (default) or a number T in [0.01, 100] that softens (T > 1) or sharpens
+            (T < 1) the teacher's (and the student's) logits. "auto" fits one candidate
+            per T in ``TEMPERATURE_GRID`` = (0.1, 0.25, 0.5, 1, 2, 4) on a stratified part
+            of the rows (at most ``TEMPERATURE_SEARCH_MAX_ROWS``), keeps the T with the
+            best fidelity on the held-out rows (ties: lower KL, then T closest to 1) and
+            refits on every row at it; see :mod:`interpretable_kd._temperature`. Sharpening
+            helps a small student match the teacher's decisions (the optimum of the KL at
+            T = 1 is not the optimum of agreement for a linear model); softening helps it
+            match the probabilities. A number skips the search.
         hard_label_weight: w in [0, 1], the weight of the cross-entropy on true labels.
-            Ignored when ``y`` is None.
+            Default 0: pure imitation, which is what fidelity measures. Raise it (e.g.
+            0.1-0.5) when accuracy on the true labels matters more than standing for the
+            teacher, e.g. a student deployed in the teacher's place rather than used to
+            explain it. Ignored when ``y`` is None.
         finetune_epochs: epochs of training on hard labels after distillation (0: none).
             Needs ``y``.
         augment: None, "gaussian" (training rows plus Gaussian noise of ``noise_scale``
@@ -63,14 +91,24 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             rows) or "both".
         n_augment: number of synthetic rows; default (None) as many as the training rows.
         noise_scale: the Gaussian noise's scale, in feature standard deviations.
-        random_state: seeds augmentation and, when the student has no ``random_state`` of
-            its own, the student.
+        random_state: seeds augmentation, the temperature search's split and, when the
+            student has no ``random_state`` of its own, the student.
+        n_jobs: torch threads during fit and predict; None: the library's rule
+            (:func:`interpretable_kd._torch_utils.torch_threads`, never slower than one
+            thread for the problem sizes the library meets). Passed to a student whose own
+            ``n_jobs`` is None.
 
     Attributes:
         teacher_: the wrapped teacher.
         student_: the fitted student.
         classes_, n_features_in_, feature_names_in_: as in scikit-learn.
         n_synthetic_: number of synthetic rows used.
+        temperature_: the T the student was fitted at (float); None for a plain
+            scikit-learn student (a global surrogate learns labels, not logits).
+        temperature_search_: with ``temperature="auto"``, a DataFrame with one row per
+            candidate: ``temperature``, ``validation_fidelity``, ``validation_kl`` (mean
+            KL(teacher || student) at T = 1, nats), ``fit_seconds`` and ``chosen``; None
+            for a fixed temperature or a global surrogate.
     """
 
     def __init__(
@@ -78,13 +116,14 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         teacher: Any,
         student: Any,
         *,
-        temperature: float = TEMPERATURE,
+        temperature: float | str = DISTILL_TEMPERATURE,
         hard_label_weight: float = HARD_LABEL_WEIGHT,
         finetune_epochs: int = 0,
         augment: str | None = None,
         n_augment: int | None = None,
         noise_scale: float = 0.1,
         random_state: Any = None,
+        n_jobs: int | None = None,
     ) -> None:
         self.teacher = teacher
         self.student = student
@@ -95,6 +134,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self.n_augment = n_augment
         self.noise_scale = noise_scale
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def __sklearn_clone__(self) -> DistilledClassifier:
         """Clone everything except the teacher, which is shared: it is never modified, and
@@ -105,6 +145,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> dict[str, Any]:
         owner = type(self).__name__
+        resolve_threads(self.n_jobs, owner=owner)  # validates n_jobs
         if not (hasattr(self.student, "fit") and hasattr(self.student, "predict_proba")):
             raise InputTypeError(
                 f"The 'student' parameter of {owner} must be an unfitted classifier with fit "
@@ -112,7 +153,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 f"{type(self.student).__name__} instead."
             )
         return {
-            "temperature": check_temperature(self.temperature, owner),
+            "temperature": check_temperature_param(self.temperature, owner),
             "hard_label_weight": check_weight(self.hard_label_weight, owner),
             "finetune_epochs": check_number(
                 self.finetune_epochs, "finetune_epochs", owner, integer=True, low=0
@@ -122,67 +163,87 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 self.n_augment, "n_augment", owner, integer=True, low=0, allow_none=True
             ),
             "noise_scale": check_number(self.noise_scale, "noise_scale", owner, low=0.0),
+            "n_jobs": self.n_jobs,
         }
 
     def fit(self, X: Any, y: Any = None) -> DistilledClassifier:
         """Distil the teacher into a clone of the student.
 
-        Args:
-            X: array-like or DataFrame of shape (n_samples, n_features): the transfer set.
-                The teacher sees X as given (a DataFrame keeps its column names).
-            y: true labels of shape (n_samples,), in the teacher's label space, or None for
-                label-free distillation.
+        With ``temperature="auto"`` the temperature is first chosen on a validation split
+        of the rows of X (see :mod:`interpretable_kd._temperature`), then the student is
+        fitted on every row at that temperature.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The transfer set. The teacher sees X as given (a DataFrame keeps its column
+            names).
+        y : array-like of shape (n_samples,) or None
+            True labels in the teacher's label space, or None for label-free distillation.
+
+        Returns
+        -------
+        self
+            The fitted model.
         """
         params = self._check_params()
+        with torch_threads(params["n_jobs"], owner=type(self).__name__):
+            return self._fit(X, y, params)
+
+    def _fit(self, X: Any, y: Any, params: dict[str, Any]) -> DistilledClassifier:
         owner = type(self).__name__
-        for name in ("student_", "teacher_", "classes_", "n_synthetic_"):
+        for name in FITTED:
             self.__dict__.pop(name, None)
         teacher = as_teacher(self.teacher)
         X_arr = check_X(self, X, reset=True)
+        if params["augment"] is not None:
+            known = getattr(teacher, "classes_", None)
+            check_augment_memory(
+                X_arr.shape[0] if params["n_augment"] is None else params["n_augment"],
+                X_arr.shape[1],
+                2 if known is None else len(known),
+                owner,
+                default=params["n_augment"] is None,
+            )
         teacher_logits = teacher.logits(X)  # first: some teachers learn their classes here
         y_index = self._label_indices(y, teacher, X_arr.shape[0], owner)
         rng = np.random.default_rng(draw_seed(self.random_state))
-        X_train, y_train = X_arr, y_index
+        X_train, y_train, logits_train = X_arr, y_index, teacher_logits
         n_synthetic = 0
         if params["augment"] is not None:
             n_synthetic = X_arr.shape[0] if params["n_augment"] is None else params["n_augment"]
             X_new = augment_rows(
                 X_arr, n_synthetic, params["augment"], rng, noise_scale=params["noise_scale"]
             )
-            teacher_logits = np.vstack([teacher_logits, teacher.logits(self._frame(X_new))])
+            logits_train = np.vstack([teacher_logits, teacher.logits(self._frame(X_new))])
             X_train = np.vstack([X_arr, X_new])
             if y_train is not None:
                 y_train = np.concatenate([y_train, np.full(n_synthetic, -1)])
         student = clone(self.student)
-        if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
+        student_params = student.get_params()
+        if "random_state" in student_params and student_params["random_state"] is None:
             student.set_params(random_state=int(rng.integers(np.iinfo(np.int32).max)))
-        if isinstance(student, TorchClassifier):  # arguments validated above, once
-            student._fit_distill(
-                self._frame(X_train),
-                teacher_logits,
-                y_train,
-                classes=teacher.classes_,
-                temperature=params["temperature"],
-                hard_label_weight=params["hard_label_weight"],
-            )
-        elif hasattr(student, "fit_distill"):
-            student.fit_distill(
-                self._frame(X_train),
-                teacher_logits,
-                y_train,
-                classes=teacher.classes_,
-                temperature=params["temperature"],
-                hard_label_weight=params["hard_label_weight"],
-            )
-        else:  # a plain classifier learns the teacher's labels: a global surrogate
-            student.fit(self._frame(X_train), teacher.classes_[teacher_logits.argmax(axis=1)])
+        if "n_jobs" in student_params and student_params["n_jobs"] is None:
+            student.set_params(n_jobs=params["n_jobs"])
+        temperature, search = self._choose_temperature(
+            student, X_arr, teacher_logits, y_index, teacher.classes_, params, rng
+        )
+        fit_student(
+            student,
+            self._frame(X_train),
+            logits_train,
+            y_train,
+            teacher.classes_,
+            temperature,
+            params["hard_label_weight"],
+        )
         if params["finetune_epochs"] > 0:
             if y_index is None:
                 warnings.warn(
                     f"{owner}: finetune_epochs={params['finetune_epochs']} needs labels y; "
                     "no fine-tuning was done.",
                     InterpretableKDWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             elif hasattr(student, "fine_tune"):
                 student.fine_tune(self._frame(X_arr), y_index, max_epochs=params["finetune_epochs"])
@@ -190,7 +251,50 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         self.student_ = student
         self.classes_ = np.asarray(teacher.classes_)
         self.n_synthetic_ = n_synthetic
+        self.temperature_ = temperature
+        self.temperature_search_ = search
         return self
+
+    def _choose_temperature(
+        self,
+        student: Any,
+        X: np.ndarray,
+        teacher_logits: np.ndarray,
+        y_index: np.ndarray | None,
+        classes: np.ndarray,
+        params: dict[str, Any],
+        rng: np.random.Generator,
+    ) -> tuple[float | None, pd.DataFrame | None]:
+        """The temperature to fit at, and the search table (None unless "auto").
+
+        Candidates are clones of ``student`` (same seed), fitted on the user's rows only
+        (no synthetic rows, no fine-tuning) with the teacher logits already computed.
+        """
+        if not distils(student):
+            return None, None  # a global surrogate learns labels: no temperature
+        if params["temperature"] != "auto":
+            return float(params["temperature"]), None
+        n_rows = X.shape[0]
+        if n_rows < TEMPERATURE_SEARCH_MIN_ROWS:
+            warnings.warn(
+                f"{type(self).__name__}: temperature='auto' needs at least "
+                f"{TEMPERATURE_SEARCH_MIN_ROWS} rows to hold some out for the search; X has "
+                f"{n_rows}. Used T = {TEMPERATURE:g}; pass a number as temperature to choose.",
+                InterpretableKDWarning,
+                stacklevel=4,
+            )
+            return TEMPERATURE, None
+        split_rng = np.random.default_rng(int(rng.integers(np.iinfo(np.int32).max)))
+        return search_temperature(
+            student,
+            X,
+            self._frame,
+            teacher_logits,
+            y_index,
+            classes,
+            params["hard_label_weight"],
+            split_rng,
+        )
 
     def _label_indices(
         self, y: Any, teacher: Teacher, n_samples: int, owner: str
@@ -217,12 +321,14 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """The student's predicted labels, shape (n_samples,)."""
         X_in = self._student_input(X)
-        return self.student_.predict(X_in)
+        with torch_threads(self.n_jobs, len(X_in), type(self).__name__):
+            return self.student_.predict(X_in)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The student's class probabilities, shape (n_samples, n_classes)."""
         X_in = self._student_input(X)
-        return self.student_.predict_proba(X_in)
+        with torch_threads(self.n_jobs, len(X_in), type(self).__name__):
+            return self.student_.predict_proba(X_in)
 
     def complexity(self, X: Any = None) -> dict[str, Any]:
         """The fitted student's :meth:`~interpretable_kd.students.TorchClassifier.complexity`,
@@ -306,48 +412,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence hooks
     def _persistence_header(self, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """This model's header for :func:`~interpretable_kd.persistence.save_model`.
-
-        Parameters
-        ----------
-        prefix : str
-            Prepended to the names of the tensors of the models inside.
-        tensors : dict
-            Tensor name -> Tensor; filled in place.
-
-        Returns
-        -------
-        dict
-            ``class``, ``params`` (all but teacher and student), ``student_template``
-            (class and params), ``student`` (the fitted student's header), ``fitted`` and
-            ``teacher`` (an ``MLPTeacher``'s header, else ``{"stored": False, ...}``).
-        """
-        params = self.get_params(deep=False)
-        teacher_obj, student_template = params.pop("teacher"), params.pop("student")
-        header: dict[str, Any] = {
-            "class": "DistilledClassifier",
-            "params": {
-                k: persistence.encode_value(v, f"DistilledClassifier.{k}")
-                for k, v in params.items()
-            },
-            "student_template": {
-                "class": type(student_template).__name__,
-                "params": persistence.params_header(student_template),
-            },
-            "student": persistence.describe_model(self.student_, f"{prefix}student/", tensors),
-            "fitted": {
-                attr: persistence.encode_value(getattr(self, attr), f"DistilledClassifier.{attr}")
-                for attr in ("classes_", "n_features_in_", "feature_names_in_", "n_synthetic_")
-                if hasattr(self, attr)
-            },
-        }
-        if type(teacher_obj).__name__ == "MLPTeacher" and hasattr(teacher_obj, "module_"):
-            header["teacher"] = persistence.describe_model(
-                teacher_obj, f"{prefix}teacher/", tensors
-            )
-        else:
-            header["teacher"] = {"stored": False, "model_name": type(teacher_obj).__name__}
-        return header
+        """This model's header for :func:`~interpretable_kd.persistence.save_model`
+        (:func:`~interpretable_kd._distill_io.distilled_header`)."""
+        return distilled_header(self, prefix, tensors, STORED)
 
     @classmethod
     def _from_persistence_header(
@@ -358,42 +425,13 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         teacher: Any,
     ) -> DistilledClassifier:
         """Rebuild a model from its :meth:`_persistence_header` (for
-        :func:`~interpretable_kd.persistence.load_model`).
-
-        Parameters
-        ----------
-        header : dict
-            The header.
-        prefix : str
-            The prefix of the tensor names of the models inside.
-        tensors : dict
-            Every tensor of the file.
-        teacher : object or None
-            The teacher to attach; default: the stored ``MLPTeacher``, if any.
-
-        Returns
-        -------
-        DistilledClassifier
-            The fitted model (with ``teacher_`` when a teacher is known).
-        """
-        template = persistence.construct(
-            header["student_template"]["class"], header["student_template"]["params"]
+        :func:`~interpretable_kd.persistence.load_model`;
+        :func:`~interpretable_kd._distill_io.distilled_from_header`): settings checked as
+        ``fit`` checks them, only the fitted attributes in ``STORED`` restored, and a
+        ``teacher`` passed to ``load`` refused when its classes differ from the saved ones."""
+        model: DistilledClassifier = distilled_from_header(
+            cls, header, prefix, tensors, teacher, STORED
         )
-        stored_teacher = None
-        if header["teacher"].get("stored", True):
-            stored_teacher = persistence.build_model(
-                header["teacher"], f"{prefix}teacher/", tensors, None
-            )
-        chosen = teacher if teacher is not None else stored_teacher
-        params = {k: persistence.decode_value(v) for k, v in header["params"].items()}
-        model = cls(chosen, template, **params)
-        for attr, value in header["fitted"].items():
-            setattr(model, attr, persistence.decode_value(value))
-        model.student_ = persistence.build_model(
-            header["student"], f"{prefix}student/", tensors, None
-        )
-        if chosen is not None:
-            model.teacher_ = as_teacher(chosen)
         return model
 
     def fidelity(self, X: Any) -> float:
@@ -404,49 +442,11 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 "This DistilledClassifier was loaded without its teacher; pass teacher= to "
                 "DistilledClassifier.load() to measure fidelity."
             )
-        return float(np.mean(self.student_.predict(X_in) == self.teacher_.predict(X)))
+        with torch_threads(self.n_jobs, len(X_in), type(self).__name__):
+            return float(np.mean(self.student_.predict(X_in) == self.teacher_.predict(X)))
 
 
 persistence.register_estimator(DistilledClassifier)
-
-
-def augment_rows(
-    X: np.ndarray,
-    n_rows: int,
-    method: str,
-    rng: np.random.Generator,
-    *,
-    noise_scale: float = 0.1,
-) -> np.ndarray:
-    """Synthetic rows near the data, for the teacher to label.
-
-    Args:
-        X: float array of shape (n_samples, n_features).
-        n_rows: how many rows to make.
-        method: "gaussian": ``x_i + eps``, ``eps_j ~ N(0, (noise_scale * std_j)^2)``;
-            "mixup": ``lam * x_i + (1 - lam) * x_k`` with ``lam ~ U(0, 1)`` for random rows
-            i, k; "both": half of each.
-
-    Returns:
-        float32 array of shape (n_rows, n_features).
-    """
-    if method == "both":
-        half = n_rows // 2
-        return np.vstack(
-            [
-                augment_rows(X, half, "gaussian", rng, noise_scale=noise_scale),
-                augment_rows(X, n_rows - half, "mixup", rng, noise_scale=noise_scale),
-            ]
-        )
-    base = X[rng.integers(0, X.shape[0], size=n_rows)]
-    if method == "gaussian":
-        std = X.std(axis=0, keepdims=True)
-        out = base + rng.standard_normal(base.shape) * noise_scale * std
-    else:
-        other = X[rng.integers(0, X.shape[0], size=n_rows)]
-        lam = rng.uniform(size=(n_rows, 1))
-        out = lam * base + (1.0 - lam) * other
-    return out.astype(np.float32)
 
 
 def distill(teacher: Any, student: Any, X: Any, y: Any = None, **kwargs: Any) -> Any:

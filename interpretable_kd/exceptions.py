@@ -7,6 +7,7 @@ catches the built-in keeps working.
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
+    "DegenerateModelWarning",
     "InputError",
     "InputTypeError",
     "InterpretableKDError",
@@ -64,3 +65,9 @@ class InterpretableKDWarning(UserWarning):
 
 class LowFidelityWarning(InterpretableKDWarning):
     """Issued when a student disagrees with its teacher on more rows than a threshold."""
+
+
+class DegenerateModelWarning(InterpretableKDWarning):
+    """Issued when a model fitted on labels of several classes predicts a single class on
+    its own training rows (it learned nothing: unscaled columns, a learning rate that is
+    too high or too low, or too few epochs are the usual causes)."""

@@ -1,5 +1,10 @@
 """Agreement, distance and calibration metrics, and bootstrap confidence intervals.
 
+Headline agreement that cannot hide a class: :func:`majority_baseline` (what a constant
+student scores), :func:`cohen_kappa` (agreement beyond chance), :func:`balanced_fidelity`
+and :func:`worst_class_fidelity`. The bootstraps (:func:`bootstrap_ci` over rows,
+:func:`refit_bootstrap_ci` over refits x rows) live in ``_resample`` and are re-exported.
+
 Pure NumPy: arrays in, numbers out, no models. Conventions:
 
 * label arrays (``teacher_pred``, ``student_pred``) have shape (n_samples,);
@@ -11,67 +16,35 @@ Pure NumPy: arrays in, numbers out, no models. Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from ._defaults import PROBA_SUM_TOLERANCE
+from ._resample import _labels, _same_length, as_generator, bootstrap_ci, refit_bootstrap_ci
 from ._validation import check_choice, check_number, format_items
-from .exceptions import InputError, InputTypeError
+from .exceptions import InputError
 
 __all__ = [
     "agreement_matrix",
+    "as_generator",
+    "balanced_fidelity",
     "bootstrap_ci",
+    "cohen_kappa",
     "expected_calibration_error",
     "fidelity_score",
     "js_distance",
     "kl_divergence",
+    "majority_baseline",
     "per_class_fidelity",
+    "refit_bootstrap_ci",
     "total_variation",
+    "worst_class_fidelity",
 ]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def as_generator(random_state: Any) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from any numpy seed.
-
-    Parameters
-    ----------
-    random_state : None, int, SeedSequence, Generator or RandomState
-        A ``Generator`` is returned as is (not copied); a legacy ``RandomState`` seeds a
-        new Generator with one draw.
-
-    Returns
-    -------
-    numpy.random.Generator
-    """
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**32 - 1, dtype=np.int64))
-    try:
-        return np.random.default_rng(random_state)
-    except (TypeError, ValueError) as exc:
-        raise InputTypeError(
-            f"The 'random_state' parameter must be None, an int or a numpy Generator. "
-            f"Got {random_state!r} of type {type(random_state).__name__} instead."
-        ) from exc
-
-
-def _labels(values: Any, name: str, owner: str) -> np.ndarray:
-    array = np.asarray(values)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise InputError(
-            f"{owner} needs {name} as a 1-d array of class labels of shape (n_samples,), but "
-            f"got an array of shape {array.shape}. If you have probabilities, pass "
-            f"their argmax (proba.argmax(axis=1))."
-        )
-    if array.size == 0:
-        raise InputError(f"{owner} got an empty {name}; pass at least one row.")
-    return array
 
 
 def _label_pair(teacher_pred: Any, student_pred: Any, owner: str) -> tuple[np.ndarray, np.ndarray]:
@@ -87,17 +60,6 @@ def _label_pair(teacher_pred: Any, student_pred: Any, owner: str) -> tuple[np.nd
             "match. Use the same labels for both, e.g. classes_[proba.argmax(axis=1)]."
         )
     return teacher, student
-
-
-def _same_length(owner: str, **arrays: np.ndarray) -> int:
-    lengths = {name: len(array) for name, array in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
-        raise InputError(
-            f"{owner} needs arrays with the same number of rows, but {shown}. Pass "
-            "predictions for the same rows, in the same order."
-        )
-    return next(iter(lengths.values()))
 
 
 def _proba(values: Any, name: str, owner: str) -> np.ndarray:
@@ -219,6 +181,108 @@ def per_class_fidelity(
         rows = teacher == label
         result[label] = float(np.mean(student[rows] == label)) if rows.any() else float("nan")
     return result
+
+
+def majority_baseline(teacher_pred: Any) -> float:
+    """Fidelity of a constant student that always predicts the teacher's most frequent class.
+
+    ``baseline = max_c #{i : t_i = c} / n``. A student's fidelity means little unless it
+    is well above this.
+
+    Parameters
+    ----------
+    teacher_pred : array-like of shape (n_samples,)
+        The teacher's predicted classes.
+
+    Returns
+    -------
+    float
+        In [1 / n_classes_seen, 1].
+    """
+    teacher = _labels(teacher_pred, "teacher_pred", "majority_baseline")
+    _, counts = np.unique(teacher, return_counts=True)
+    return float(counts.max() / len(teacher))
+
+
+def cohen_kappa(teacher_pred: Any, student_pred: Any) -> float:
+    """Cohen's kappa between the student's and the teacher's decisions.
+
+    ``kappa = (p_o - p_e) / (1 - p_e)`` with ``p_o`` the fidelity and
+    ``p_e = sum_c P(t = c) * P(s = c)`` the agreement expected by chance from the two
+    label frequencies. 1: perfect agreement; 0: no better than chance (a constant student
+    scores 0 whatever its fidelity); negative: worse than chance. When both models predict
+    one and the same class on every row (``p_e = 1``) kappa is 1 if they agree, else 0.
+
+    Parameters
+    ----------
+    teacher_pred, student_pred : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    float
+        In [-1, 1].
+    """
+    teacher, student = _label_pair(teacher_pred, student_pred, "cohen_kappa")
+    labels, inverse = np.unique(np.concatenate([teacher, student]), return_inverse=True)
+    n = len(teacher)
+    t_idx, s_idx = inverse[:n], inverse[n:]
+    observed = float(np.mean(t_idx == s_idx))
+    k = len(labels)
+    expected = float(
+        np.dot(np.bincount(t_idx, minlength=k), np.bincount(s_idx, minlength=k)) / n**2
+    )
+    if expected >= 1.0 - 1e-12:
+        return 1.0 if observed == 1.0 else 0.0
+    return (observed - expected) / (1.0 - expected)
+
+
+def balanced_fidelity(
+    teacher_pred: Any, student_pred: Any, labels: Sequence[Hashable] | None = None
+) -> float:
+    """Mean of the per-class fidelities over the classes the teacher predicts.
+
+    ``balanced = mean_{c : teacher predicts c} fidelity[c]`` (see
+    :func:`per_class_fidelity`): every class the teacher uses counts the same, however
+    rare. A constant student scores ``1 / n_classes``.
+
+    Parameters
+    ----------
+    teacher_pred, student_pred : array-like of shape (n_samples,)
+    labels : sequence of labels, optional
+        As in :func:`per_class_fidelity`; classes the teacher never predicts are left out.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+    """
+    values = np.array(list(per_class_fidelity(teacher_pred, student_pred, labels).values()))
+    return float(np.nanmean(values))
+
+
+def worst_class_fidelity(
+    teacher_pred: Any, student_pred: Any, labels: Sequence[Hashable] | None = None
+) -> tuple[Any, float]:
+    """The class the student serves worst and its fidelity.
+
+    ``min_c fidelity[c]`` over the classes the teacher predicts (ties: the first in
+    ``labels`` order).
+
+    Parameters
+    ----------
+    teacher_pred, student_pred : array-like of shape (n_samples,)
+    labels : sequence of labels, optional
+        As in :func:`per_class_fidelity`.
+
+    Returns
+    -------
+    (label, fidelity) : tuple
+        The class label and its fidelity, in [0, 1].
+    """
+    per_class = per_class_fidelity(teacher_pred, student_pred, labels)
+    seen = {label: value for label, value in per_class.items() if not np.isnan(value)}
+    label = min(seen, key=lambda c: seen[c])
+    return label, float(seen[label])
 
 
 def agreement_matrix(
@@ -403,103 +467,3 @@ def expected_calibration_error(y_true_idx: Any, proba: Any, n_bins: int = 15) ->
     )
     # sum_m |B_m|/n * |acc_m - conf_m| = sum_m |sum_{B_m}(a - c)| / n
     return float(np.abs(gap[counts > 0]).sum() / len(y))
-
-
-# --------------------------------------------------------------------------- bootstrap
-
-
-def _bootstrap_indices(
-    n: int, n_resamples: int, strata: np.ndarray | None, rng: np.random.Generator
-) -> np.ndarray:
-    """All resampled row indices at once: int array of shape (n_resamples, n)."""
-    if strata is None:
-        return rng.integers(0, n, size=(n_resamples, n))
-    _, inverse = np.unique(strata, return_inverse=True)
-    blocks = []
-    for stratum in range(int(inverse.max()) + 1):
-        members = np.flatnonzero(inverse == stratum)
-        blocks.append(members[rng.integers(0, len(members), size=(n_resamples, len(members)))])
-    return np.concatenate(blocks, axis=1)
-
-
-def bootstrap_ci(
-    metric: Callable[..., Any],
-    *arrays: Any,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    stratify: Any = None,
-    random_state: Any = None,
-) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of ``metric(*arrays)``.
-
-    Each resample draws n row indices with replacement and applies the *same* indices to
-    every array (rows are resampled jointly), then evaluates ``metric`` on the resampled
-    arrays. The interval is the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2``
-    quantiles of the ``n_resamples`` values. With ``stratify``, rows are resampled within
-    each stratum, each stratum keeping its own size (so class proportions stay fixed).
-    Resamples on which the metric is NaN (e.g. a class absent from the resample) are
-    dropped; if all are NaN the interval is (nan, nan).
-
-    All index sets are drawn in one call; only ``metric`` runs once per resample, so cheap
-    metrics over 1000 rows and 1000 resamples take a few tens of milliseconds.
-
-    Parameters
-    ----------
-    metric : callable
-        ``metric(*resampled_arrays) -> float``, e.g. :func:`fidelity_score`.
-    *arrays : array-likes with the same first dimension n_samples
-    n_resamples : int >= 1
-    confidence : float in (0, 1)
-    stratify : array-like of shape (n_samples,), optional
-        Stratum of each row (e.g. the teacher's predicted class).
-    random_state : None, int or numpy Generator
-        Seed for the resampling; a fixed int gives the same interval every time.
-
-    Returns
-    -------
-    (low, high) : tuple of float
-    """
-    owner = "bootstrap_ci"
-    n_resamples = check_number(n_resamples, "n_resamples", owner, integer=True, low=1)
-    confidence = check_number(confidence, "confidence", owner, low=0.0, high=1.0, closed="neither")
-    if not callable(metric):
-        raise InputTypeError(
-            f"{owner} needs a callable metric as its first argument, such as "
-            f"interpretable_kd.metrics.fidelity_score. Got {type(metric).__name__} instead."
-        )
-    if not arrays:
-        raise InputError(f"{owner} needs at least one array to resample after the metric.")
-    data = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in arrays]
-    for position, array in enumerate(data):
-        if array.ndim == 0:
-            raise InputError(
-                f"{owner} needs arrays with one row per sample, but array {position} is a "
-                f"scalar ({array!r})."
-            )
-        if len(array) == 0:
-            raise InputError(
-                f"{owner} got an empty array (position {position}); pass at least one row."
-            )
-    n = _same_length(owner, **{f"array {i}": a for i, a in enumerate(data)})
-    strata = None
-    if stratify is not None:
-        strata = _labels(stratify, "stratify", owner)
-        _same_length(owner, stratify=strata, arrays=data[0])
-    indices = _bootstrap_indices(n, n_resamples, strata, as_generator(random_state))
-    stats = np.empty(n_resamples)
-    for r in range(n_resamples):
-        value = metric(*(array[indices[r]] for array in data))
-        try:
-            stats[r] = float(value)
-        except (TypeError, ValueError) as exc:
-            raise InputTypeError(
-                f"{owner} needs a metric that returns one number, but it returned "
-                f"{type(value).__name__} {np.shape(value)}. Wrap it to reduce to a scalar, "
-                "e.g. lambda a, b: float(np.mean(...))."
-            ) from exc
-    stats = stats[~np.isnan(stats)]
-    if stats.size == 0:
-        return float("nan"), float("nan")
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(stats, [tail, 1.0 - tail])
-    return float(low), float(high)

@@ -30,18 +30,30 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .exceptions import PersistenceError
+from ._persistence_checks import (
+    check_attribute_names,
+    check_fitted_shapes,
+    check_network_shapes,
+    check_param_names,
+    check_settings,
+    one_line,
+    restorable,
+)
+from .exceptions import InputError, InputTypeError, PersistenceError
 
 __all__ = [
     "FORMAT_VERSION",
     "build_model",
+    "check_settings",
     "construct",
     "decode_value",
     "describe_model",
     "encode_value",
     "load_model",
+    "one_line",
     "params_header",
     "register_estimator",
+    "restorable",
     "save_model",
 ]
 
@@ -174,7 +186,9 @@ def describe_model(model: Any, prefix: str, tensors: dict[str, torch.Tensor]) ->
             for key, tensor in value.state_dict().items():
                 tensors[f"{prefix}module.{key}"] = tensor.detach().cpu()
         elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-            tensors[f"{prefix}array.{attr}"] = torch.from_numpy(np.ascontiguousarray(value))
+            # a copy: two models may hold one array (a DistilledClassifier's student and its
+            # MLPTeacher share ``classes_``), and safetensors refuses tensors that share memory
+            tensors[f"{prefix}array.{attr}"] = torch.from_numpy(np.array(value, order="C"))
             header["arrays"].append(attr)
         else:
             header["fitted"][attr] = encode_value(value, f"{name}.{attr}")
@@ -335,8 +349,8 @@ def load_model(
     except (SafetensorError, OSError, ValueError) as exc:
         raise PersistenceError(
             f"{str(source)!r} is not a model file written by interpretable_kd's save() "
-            f"({exc}). Pickled models are never loaded by load(); unpickle only files you "
-            "trust."
+            f"({one_line(exc)}). Pickled models are never loaded by load(); unpickle only "
+            "files you trust."
         ) from exc
     if metadata.get("format") != FORMAT_NAME:
         raise PersistenceError(
@@ -360,10 +374,14 @@ def load_model(
     try:
         header = json.loads(metadata["header"])
         model = build_model(header, "", tensors, teacher)
-    except PersistenceError:
+    except PersistenceError as exc:
+        raise PersistenceError(f"{str(source)!r}: {one_line(exc)}") from exc
+    except (InputError, InputTypeError):  # about what the caller passed (teacher=...)
         raise
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise PersistenceError(f"{str(source)!r} is damaged or incomplete: {exc}.") from exc
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise PersistenceError(
+            f"{str(source)!r} is damaged or incomplete: {one_line(exc)}."
+        ) from exc
     if expected is not None and not isinstance(model, expected):
         raise PersistenceError(
             f"{str(source)!r} holds a {type(model).__name__}, not a {expected.__name__}. Use "
@@ -373,7 +391,12 @@ def load_model(
 
 
 def construct(class_name: str, params: dict[str, Any]) -> Any:
-    """A new, unfitted instance of a registered class.
+    """A new, unfitted instance of a registered class, its settings checked.
+
+    Only the class's constructor parameters are accepted, and the instance must pass the
+    checks its own ``fit`` runs first (``_check_common_params`` and ``_check_params``,
+    when it has them): a file cannot ask for a tree of depth 26, a device torch lacks or
+    ``early_stopping='no'``, which ``fit`` would refuse too.
 
     Parameters
     ----------
@@ -390,7 +413,8 @@ def construct(class_name: str, params: dict[str, Any]) -> Any:
     Raises
     ------
     PersistenceError
-        If no class of that name is registered.
+        If no class of that name is registered, a parameter is not the class's, or a
+        setting is one ``fit`` refuses.
     """
     known = _known_classes()
     if class_name not in known:
@@ -398,7 +422,13 @@ def construct(class_name: str, params: dict[str, Any]) -> Any:
             f"The file holds a model of class {class_name!r}, which this version of "
             f"interpretable_kd does not know ({', '.join(sorted(known))})."
         )
-    return known[class_name](**{k: decode_value(v) for k, v in params.items()})
+    cls = known[class_name]
+    if not isinstance(params, dict):
+        raise PersistenceError(f"The settings of the {class_name} in the file are not a table.")
+    check_param_names(cls, params)
+    model = cls(**{k: decode_value(v) for k, v in params.items()})
+    check_settings(model)
+    return model
 
 
 def build_model(
@@ -408,8 +438,12 @@ def build_model(
     :func:`describe_model`).
 
     A class with a ``_from_persistence_header`` hook rebuilds itself; any other is
-    constructed from its parameters, given its fitted attributes, and gets a fresh
-    ``_build_module`` network loaded with the stored state.
+    constructed from its parameters (checked as ``fit`` checks them, :func:`construct`),
+    given only the fitted attributes it may have (:func:`restorable`), checked for sizes
+    that agree with each other and with the stored tensors (the network is first built
+    on torch's "meta" device, which allocates nothing), and only then gets a real
+    ``_build_module`` network loaded with the stored state. A tampered file is refused
+    before any memory in proportion to its claims is allocated.
 
     Parameters
     ----------
@@ -427,21 +461,30 @@ def build_model(
     estimator
         The fitted model.
     """
+    if not isinstance(header, dict):
+        raise PersistenceError("A model header in the file is not a table.")
     cls = _known_classes().get(header["class"])
     hook = getattr(cls, "_from_persistence_header", None)
     if hook is not None:
         return hook(header, prefix, tensors, teacher)
     model = construct(header["class"], header["params"])
-    for attr, value in header["fitted"].items():
+    fitted, arrays = header["fitted"], header["arrays"]
+    if not isinstance(fitted, dict) or not isinstance(arrays, list):
+        raise PersistenceError(f"The fitted state of the {header['class']} is not readable.")
+    check_attribute_names(type(model), [*fitted, *arrays])
+    for attr, value in fitted.items():
         setattr(model, attr, decode_value(value))
-    for attr in header["arrays"]:
+    for attr in arrays:
         setattr(model, attr, tensors[f"{prefix}array.{attr}"].numpy().copy())
-    module = model._build_module(int(model.n_features_in_), len(model.classes_))
+    n_classes = check_fitted_shapes(model, tensors, prefix)
+    n_features = int(model.n_features_in_)
     state = {
         key[len(f"{prefix}module.") :]: value
         for key, value in tensors.items()
         if key.startswith(f"{prefix}module.")
     }
+    check_network_shapes(model, n_features, n_classes, state)
+    module = model._build_module(n_features, n_classes)
     module.load_state_dict(state, strict=True)
     module.eval()
     model.module_ = module.to(model._device())

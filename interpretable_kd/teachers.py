@@ -16,13 +16,15 @@ Every teacher has ``classes_``, ``logits(X)`` and ``predict_proba(X)``. Logits o
 probability teacher are its log-probabilities (zeros clipped at the smallest float32), so
 ``softmax(logits) == predict_proba`` for every teacher.
 
-:class:`MLPTeacher` is a trainable torch MLP with the scikit-learn API, for users who have
-no model yet.
+:class:`MLPTeacher` (in :mod:`._mlp_teacher`) is a trainable torch MLP with the
+scikit-learn API, for users who have no model yet; the checks of a teacher's raw output
+live in :mod:`._teacher_output`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,10 +32,25 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._mlp_teacher import MLPTeacher
 from ._numeric import softmax
-from ._training import TorchClassifier, batched_inference
+from ._teacher_output import (
+    _CONSTANT_SPREAD,
+    _FLOAT32_MAX,
+    _LOG_TINY,
+    _MIN_ROWS_CONSTANT,
+    OUTPUTS,
+    _as_float,
+    _binary_columns,
+    _check_classes,
+    _check_proba_rows,
+    _n_rows,
+    _shape,
+    proba_to_logits,
+)
+from ._training import batched_inference
 from ._validation import check_choice, check_fitted, check_number, format_items
-from .exceptions import InputError, InputTypeError, TeacherOutputError
+from .exceptions import InputError, InputTypeError, InterpretableKDWarning, TeacherOutputError
 
 __all__ = [
     "CallableTeacher",
@@ -45,27 +62,6 @@ __all__ = [
     "TorchTeacher",
     "as_teacher",
 ]
-
-# log of the smallest positive float32: the logit given to a probability of exactly 0.
-_LOG_TINY = float(np.log(np.finfo(np.float32).tiny))
-_PROBA_TOLERANCE = 1e-3
-
-
-def proba_to_logits(proba: np.ndarray) -> np.ndarray:
-    """Log-probabilities with zeros clipped, so that they are finite logits.
-
-    Parameters
-    ----------
-    proba : ndarray of shape (n_samples, n_classes)
-        Probabilities.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_classes)
-        ``max(log p, log(float32 tiny))``.
-    """
-    with np.errstate(divide="ignore"):
-        return np.maximum(np.log(proba), _LOG_TINY)
 
 
 class Teacher:
@@ -98,22 +94,21 @@ class Teacher:
                 "Check that X has the features, in the order, that the teacher was "
                 "trained on."
             ) from exc
-        if isinstance(out, torch.Tensor):
-            out = out.detach().cpu().numpy()
-        out = np.asarray(out, dtype=np.float64)
+        out = _as_float(out, name)
         if out.ndim == 1 and out.shape[0] == n_samples:
-            # One score per row: the positive class of a binary problem.
-            out = (
-                np.column_stack([1.0 - out, out])
-                if self.output == "proba"
-                else np.column_stack([np.zeros_like(out), out])
-            )
+            out = _binary_columns(out, self.output, name)
         n_classes = len(self.classes_) if hasattr(self, "classes_") else None
         expected = f"({n_samples}, {n_classes if n_classes else 'n_classes'})"
         if out.ndim != 2 or out.shape[0] != n_samples or (n_classes and out.shape[1] != n_classes):
+            transposed = out.ndim == 2 and out.shape[1] == n_samples != out.shape[0]
+            hint = (
+                " It looks transposed (one column per row of X): return its transpose."
+                if transposed
+                else ""
+            )
             raise TeacherOutputError(
                 f"{name} returned {self.output} of shape {out.shape}, expected {expected}: one "
-                "row per row of X and one column per class. Pass classes= with the "
+                f"row per row of X and one column per class.{hint} Pass classes= with the "
                 "teacher's class labels, or check that the teacher matches this data."
             )
         if out.shape[1] < 2:
@@ -121,6 +116,8 @@ class Teacher:
                 f"{name} returned a single column of {self.output}; a classifier teacher "
                 "needs at least two classes. Return one column per class."
             )
+        if self.output == "log_proba":
+            out = np.where(out == -np.inf, _LOG_TINY, out)  # log 0, clipped like proba zeros
         if not np.isfinite(out).all():
             row = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
             raise TeacherOutputError(
@@ -129,7 +126,44 @@ class Teacher:
             )
         if self.output == "proba":
             _check_proba_rows(out, name)
+        elif self.output == "log_proba":
+            _check_proba_rows(np.exp(out), name, "log_proba")
+        elif np.abs(out).max() > _FLOAT32_MAX:
+            raise TeacherOutputError(
+                f"{name} returned logits as large as {np.abs(out).max():.3g} in magnitude, "
+                "beyond float32 (3.4e38), in which the students are trained. Return "
+                "probabilities (output='proba') or rescaled logits."
+            )
+        if not hasattr(self, "classes_"):
+            self.classes_ = np.arange(out.shape[1])
+        self._warn_if_constant(out, name)
         return out
+
+    def _warn_if_constant(self, out: np.ndarray, name: str) -> None:
+        """Warn once when every row gets the same scores (a degenerate teacher).
+
+        Parameters
+        ----------
+        out : ndarray of shape (n_samples, n_classes)
+        name : str
+
+        Returns
+        -------
+        None
+        """
+        if getattr(self, "_constant_warned", False) or out.shape[0] < _MIN_ROWS_CONSTANT:
+            return
+        if float(np.ptp(out, axis=0).max()) <= _CONSTANT_SPREAD:
+            self._constant_warned = True
+            label = self.classes_.tolist()[int(np.argmax(out[0]))]
+            warnings.warn(
+                f"{name} gives the same scores to all {out.shape[0]} rows (it always predicts "
+                f"{label!r}): a constant teacher is matched by any constant student, so "
+                "fidelity near 1.0 says nothing. Check that the teacher is the right model "
+                "and sees the features.",
+                InterpretableKDWarning,
+                stacklevel=4,
+            )
 
     def _check_n_features(self, X: Any) -> None:
         expected = self.n_features_in_
@@ -150,12 +184,21 @@ class Teacher:
     def logits(self, X: Any) -> np.ndarray:
         """Teacher logits, float64 array of shape (n_samples, n_classes)."""
         out = self._checked(X)
-        return out if self.output == "logits" else proba_to_logits(out)
+        return proba_to_logits(out) if self.output == "proba" else out
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, float64 array of shape (n_samples, n_classes)."""
+        """Class probabilities, float64 array of shape (n_samples, n_classes).
+
+        Probabilities the teacher returned (``output="proba"``) come back unchanged when
+        their rows sum to 1 within float64 rounding, else renormalised.
+        """
         out = self._checked(X)
-        return out / out.sum(axis=1, keepdims=True) if self.output == "proba" else softmax(out)
+        if self.output != "proba":
+            return softmax(out)
+        sums = out.sum(axis=1, keepdims=True)
+        if np.abs(sums - 1.0).max() <= 1e-12:
+            return out
+        return out / sums
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels, shape (n_samples,)."""
@@ -171,34 +214,9 @@ class Teacher:
         return f"{type(self).__name__}({self.model_name}, classes={shown})"
 
 
-def _n_rows(X: Any) -> int:
-    return int(_shape(X)[0])
-
-
-def _shape(X: Any) -> tuple[int, ...]:
-    shape = getattr(X, "shape", None)
-    return tuple(shape) if shape is not None else np.shape(X)
-
-
-def _check_proba_rows(proba: np.ndarray, name: str) -> None:
-    if (proba < 0).any():
-        row = int(np.flatnonzero((proba < 0).any(axis=1))[0])
-        raise TeacherOutputError(
-            f"{name} returned negative probabilities (first at row {row}). If these are "
-            "logits or scores, declare output='logits'."
-        )
-    deviation = np.abs(proba.sum(axis=1) - 1.0)
-    if (deviation > _PROBA_TOLERANCE).any():
-        row = int(np.argmax(deviation))
-        raise TeacherOutputError(
-            f"{name} declared output='proba', but its rows do not sum to 1 (largest "
-            f"deviation {deviation[row]:.3g} at row {row}). If these are logits or scores, "
-            "declare output='logits'."
-        )
-
-
 class TorchTeacher(Teacher):
-    """A torch ``nn.Module`` whose forward pass returns logits (n_samples, n_classes).
+    """A torch ``nn.Module`` whose forward pass returns logits, probabilities or
+    log-probabilities, shape (n_samples, n_classes).
 
     Runs in eval mode under ``torch.no_grad`` in batches; the module's own ``training``
     flag is restored afterwards, and its parameters are never touched.
@@ -209,9 +227,9 @@ class TorchTeacher(Teacher):
         batch_size: rows per forward pass.
         n_features: expected feature count; default: ``in_features`` of the first
             ``nn.Linear`` layer, if any.
+        output: what the forward pass returns: "logits" (default), "proba" (e.g. the
+            module ends in a softmax; not put through softmax again) or "log_proba".
     """
-
-    output = "logits"
 
     def __init__(
         self,
@@ -220,15 +238,17 @@ class TorchTeacher(Teacher):
         *,
         batch_size: int = 4096,
         n_features: int | None = None,
+        output: str = "logits",
     ) -> None:
         self.module = module
+        self.output = check_choice(output, "output", "TorchTeacher", list(OUTPUTS))
         self.batch_size = int(
             check_number(batch_size, "batch_size", "TorchTeacher", integer=True, low=1)
         )
         first_linear = next((m for m in module.modules() if isinstance(m, torch.nn.Linear)), None)
         self.n_features_in_ = n_features or (first_linear.in_features if first_linear else None)
         if classes is not None:
-            self.classes_ = np.asarray(classes)
+            self.classes_ = _check_classes(classes, "TorchTeacher")
         else:
             last_linear = None
             for m in module.modules():
@@ -245,10 +265,7 @@ class TorchTeacher(Teacher):
             lambda module, batch: module(batch).double().cpu().numpy(),
             self.batch_size,
         )
-        out = np.concatenate(parts)
-        if not hasattr(self, "classes_"):
-            self.classes_ = np.arange(out.shape[1])
-        return out
+        return np.concatenate(parts)
 
 
 class SklearnTeacher(Teacher):
@@ -285,8 +302,9 @@ class CallableTeacher(Teacher):
     Args:
         function: called with X (as given) and returning (n_samples, n_classes) scores, or
             (n_samples,) for the positive class of a binary problem.
-        output: "proba" (rows are checked to sum to 1) or "logits".
-        classes: class labels of the output columns; default ``0 .. n_classes - 1``.
+        output: "proba" (rows are checked to sum to 1), "logits" or "log_proba".
+        classes: class labels of the output columns; default ``0 .. n_classes - 1``
+            (set from the first output that passes the checks).
     """
 
     def __init__(
@@ -298,17 +316,13 @@ class CallableTeacher(Teacher):
         n_features: int | None = None,
     ) -> None:
         self.function = function
-        self.output = check_choice(output, "output", "CallableTeacher", ["proba", "logits"])
+        self.output = check_choice(output, "output", "CallableTeacher", list(OUTPUTS))
         self.n_features_in_ = n_features
         if classes is not None:
-            self.classes_ = np.asarray(classes)
+            self.classes_ = _check_classes(classes, "CallableTeacher")
 
     def _raw(self, X: Any) -> Any:
-        out = self.function(X)
-        if not hasattr(self, "classes_"):
-            width = np.shape(out)[1] if np.ndim(out) == 2 else 2
-            self.classes_ = np.arange(width)
-        return out
+        return self.function(X)
 
 
 class EnsembleTeacher(Teacher):
@@ -363,8 +377,11 @@ class ScoresTeacher(Teacher):
         scores: (n_samples, n_classes) probabilities or logits, or (n_samples,) for the
             positive class of a binary problem.
         X: the rows the scores belong to, (n_samples, n_features).
-        output: "proba" or "logits".
+        output: "proba", "logits" or "log_proba".
         classes: class labels of the columns; default ``0 .. n_classes - 1``.
+
+    Identical rows of X with different scores cannot all be honoured (the teacher
+    answers with the last one): they are counted and warned about.
     """
 
     def __init__(
@@ -375,19 +392,41 @@ class ScoresTeacher(Teacher):
         output: str = "proba",
         classes: Sequence[Any] | None = None,
     ) -> None:
-        self.output = check_choice(output, "output", "ScoresTeacher", ["proba", "logits"])
-        scores = np.asarray(scores, dtype=np.float64)
-        X_arr = np.asarray(X, dtype=np.float64)
+        self.output = check_choice(output, "output", "ScoresTeacher", list(OUTPUTS))
+        scores = _as_float(scores, "ScoresTeacher")
+        try:
+            X_arr = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"ScoresTeacher needs numeric rows X (encoded features); {exc}. Encode the "
+                "features first, e.g. with TabularPreprocessor."
+            ) from None
         if X_arr.ndim != 2 or scores.shape[0] != X_arr.shape[0]:
             raise InputError(
                 f"ScoresTeacher needs one score row per row of X; got scores of shape "
                 f"{scores.shape} and X of shape {X_arr.shape}."
             )
         width = scores.shape[1] if scores.ndim == 2 else 2
-        self.classes_ = np.asarray(classes) if classes is not None else np.arange(width)
+        self.classes_ = (
+            _check_classes(classes, "ScoresTeacher") if classes is not None else np.arange(width)
+        )
         self.n_features_in_ = X_arr.shape[1]
         self.scores = scores
-        self._index = {_row_key(row): i for i, row in enumerate(X_arr)}
+        self._index: dict[bytes, int] = {}
+        pairs: set[tuple[bytes, bytes]] = set()
+        for i, row in enumerate(X_arr):
+            key = _row_key(row)
+            self._index[key] = i
+            pairs.add((key, np.ascontiguousarray(scores[i]).tobytes()))
+        clashes = len(pairs) - len(self._index)
+        if clashes:
+            warnings.warn(
+                f"{clashes} of the {len(X_arr)} rows repeat the features of another row with "
+                "a different teacher score; a scores-only teacher recognises rows by their "
+                "features, so it answers with one score for each group of identical rows.",
+                InterpretableKDWarning,
+                stacklevel=2,
+            )
         self._checked(X_arr)  # validate the scores once, up front
 
     def _raw(self, X: Any) -> np.ndarray:
@@ -421,10 +460,12 @@ def as_teacher(
     """Wrap ``model`` as a :class:`Teacher`, without retraining or mutating it.
 
     Args:
-        model: a torch ``nn.Module`` (logits), a fitted scikit-learn classifier, a callable
-            (``output=`` required), a list of any of these (an ensemble), an array of
-            precomputed scores (``X=`` required), or an existing teacher (returned as is).
-        output: "proba" or "logits", for callables and scores.
+        model: a torch ``nn.Module`` (logits unless ``output=`` says otherwise), a fitted
+            scikit-learn classifier, a callable (``output=`` required), a list of any of
+            these (an ensemble), an array of precomputed scores (``X=`` required), or an
+            existing teacher (returned as is).
+        output: "proba", "logits" or "log_proba", for modules (default "logits"),
+            callables (required) and scores (default "proba").
         classes: class labels of the output columns, for modules, callables and scores.
         X: the rows that precomputed scores belong to.
         weights: ensemble weights.
@@ -432,7 +473,7 @@ def as_teacher(
     if isinstance(model, Teacher):
         return model
     if isinstance(model, torch.nn.Module):
-        return TorchTeacher(model, classes=classes)
+        return TorchTeacher(model, classes=classes, output=output or "logits")
     if isinstance(model, list | tuple):
         return EnsembleTeacher(model, weights=weights)
     if isinstance(model, np.ndarray | pd.DataFrame | pd.Series | torch.Tensor):
@@ -456,77 +497,3 @@ def as_teacher(
         "scikit-learn classifier with predict_proba, a callable with output=, a list of "
         "teachers, or an array of scores with X=."
     )
-
-
-class MLPTeacher(TorchClassifier):
-    """A trainable torch multilayer perceptron with the scikit-learn API.
-
-    For users without a model of their own. Trained by the shared loop with early
-    stopping on a validation split. Has the teacher interface (``classes_``,
-    ``logits(X)``, ``predict_proba(X)``).
-
-    Args:
-        hidden_units: widths of the hidden layers, e.g. (64, 64).
-        dropout: dropout rate after each hidden layer, in [0, 1).
-        max_epochs, batch_size, learning_rate, weight_decay, early_stopping,
-        validation_fraction, n_iter_no_change, tol, random_state, verbose, device:
-            the shared training loop's settings (see ``TorchClassifier``).
-    """
-
-    def __init__(
-        self,
-        *,
-        hidden_units: Sequence[int] = (64, 64),
-        dropout: float = 0.1,
-        max_epochs: int = 200,
-        batch_size: int = 128,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 1e-4,
-        early_stopping: bool = True,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float = 1e-4,
-        random_state: Any = None,
-        verbose: bool = False,
-        device: str = "cpu",
-    ) -> None:
-        self.hidden_units = hidden_units
-        self.dropout = dropout
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
-
-    def _check_params(self) -> None:
-        owner = type(self).__name__
-        units = self.hidden_units
-        if (
-            isinstance(units, int)
-            or not all(isinstance(u, int) and u >= 1 for u in units)
-            or not units
-        ):
-            raise InputTypeError(
-                f"The 'hidden_units' parameter of {owner} must be a non-empty sequence of "
-                f"positive ints, e.g. (64, 64). Got {units!r} instead."
-            )
-        check_number(self.dropout, "dropout", owner, low=0.0, high=1.0, closed="left")
-
-    def _build_module(self, n_features: int, n_classes: int) -> torch.nn.Module:
-        layers: list[torch.nn.Module] = []
-        width = n_features
-        for units in self.hidden_units:
-            layers += [
-                torch.nn.Linear(width, units),
-                torch.nn.ReLU(),
-                torch.nn.Dropout(self.dropout),
-            ]
-            width = units
-        layers.append(torch.nn.Linear(width, n_classes))
-        return torch.nn.Sequential(*layers)

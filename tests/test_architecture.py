@@ -28,6 +28,7 @@ from interpretable_kd.students import (
     register,
     unregister,
 )
+from interpretable_kd.students.additive import AdditiveClassifier
 
 PACKAGE = "interpretable_kd"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
@@ -278,16 +279,18 @@ def test_every_module_imports_on_its_own() -> None:
 
 
 # ---------------------------------------------------------------------- student registry
-def test_registry_lists_the_three_students_in_cli_order() -> None:
+def test_registry_lists_the_students_in_cli_order() -> None:
     assert [(k.name, k.kind, k.label) for k in REGISTRY.values()] == [
         ("logistic", "logistic_regression", "logistic regression"),
         ("mlp", "shallow_mlp", "shallow MLP"),
         ("tree", "soft_decision_tree", "soft tree"),
+        ("additive", "additive_model", "additive model"),
     ]
     assert [k.estimator for k in REGISTRY.values()] == [
         SoftLogisticRegression,
         ShallowMLPClassifier,
         SoftDecisionTreeClassifier,
+        AdditiveClassifier,
     ]
     assert REGISTRY["tree"].make(random_state=1).get_params()["depth"] == 4
     assert REGISTRY["tree"].make(depth=2).depth == 2

@@ -689,3 +689,53 @@ def test_agreement_metrics_accept_attributions_and_feature_names(data: tuple) ->
 def test_agreement_metrics_reject_bad_input(call: Callable, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- memory budget
+
+
+def test_batches_are_sized_by_the_memory_budget_not_a_row_count(data, monkeypatch) -> None:
+    """With a budget of 19,200 bytes (one row of the permutation chains: 64 * 5 features *
+    30 background rows * 2 pairs) and 5 features, a call gets at most 19200 // (32 * 5) =
+    120 inputs, whatever batch_size says; the values do not change."""
+    import interpretable_kd.attributions._explain as explain_module
+    import interpretable_kd.attributions.permutation as permutation_module
+
+    X, background = data
+    model = three_way_model()
+    full = explain(model, X, background, method="permutation", random_state=0)
+    assert max(model.calls[2:]) > 120  # unbounded by the default budget: one big call
+    for module in (explain_module, permutation_module):
+        monkeypatch.setattr(module, "EXPLAIN_MEMORY_BUDGET", 19200)
+    for method in ("exact", "permutation"):
+        model.calls.clear()
+        small = explain(model, X, background, method=method, random_state=0, batch_size=10**6)
+        assert max(model.calls[2:]) <= 120
+        reference = explain(three_way_model(), X, background, method=method, random_state=0)
+        np.testing.assert_allclose(small.values, reference.values, atol=1e-14)
+    model.calls.clear()
+    again = explain(model, X, background, method="permutation", random_state=0)
+    np.testing.assert_allclose(again.values, full.values, atol=1e-14)
+
+
+def test_an_explanation_whose_one_row_exceeds_the_budget_is_refused_with_the_estimate() -> None:
+    """10,000 features x 500 background rows x 1 antithetic pair: 64 * 10^4 * 500 bytes =
+    305 MB per row, over the 256 MB budget; refused before the model is called."""
+    model = ProbabilityModel(lambda X: np.full(len(X), 0.5))
+    X = np.zeros((1, 10_000))
+    background = np.zeros((500, 10_000))
+    with pytest.raises(
+        ParameterError,
+        match=r"^explain would need about 305 MB per explained row for 10000 features x 500 "
+        r"background rows x n_permutations=2, more than its memory budget of 256 MB; pass "
+        r"max_background=419 or fewer\.$",
+    ):
+        explain(model, X, background, max_background=500, n_permutations=2)
+    assert model.calls == []
+    # One background row of 2.2 million features with 2 pairs: 64 * 2.2e6 * 2 = 269 MB.
+    wide = np.zeros((1, 2_200_000))
+    with pytest.raises(
+        ParameterError, match=r"reduce the number of features .* \(or n_permutations=2\)\.$"
+    ):
+        explain(model, wide, wide, n_permutations=4)
+    assert model.calls == []

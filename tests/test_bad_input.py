@@ -41,6 +41,12 @@ def _kd(**params: Any) -> ikd.DistilledClassifier:
     return ikd.DistilledClassifier(_teacher(), ikd.SoftLogisticRegression(**FAST), **params)
 
 
+def _mixed() -> np.ndarray:
+    labels = y.astype(object)
+    labels[labels == 1] = "yes"
+    return labels
+
+
 def _callable_teacher(output: Any, kind: str) -> Any:
     return ikd.as_teacher(lambda Z: output(len(Z)), output=kind)
 
@@ -153,7 +159,7 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
     (
         "temperature 0",
         lambda: _kd(temperature=0).fit(X, y),
-        r"'temperature' .* range \(0, inf\)\. Got 0 instead",
+        r"'temperature' .* range \[0\.01, 100\]\. Got 0 instead",
     ),
     ("negative temperature", lambda: _kd(temperature=-2.0).fit(X, y), r"Got -2\.0 instead"),
     ("infinite temperature", lambda: _kd(temperature=float("inf")).fit(X, y), "Got inf instead"),
@@ -220,12 +226,74 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
     (
         "max_epochs as text",
         lambda: ikd.SoftLogisticRegression(max_epochs="ten").fit(X, y),
-        "'max_epochs' .* must be an int",
+        "'max_epochs' .* must be 'auto' or an int",
     ),
     (
         "batch_size 0",
         lambda: ikd.ShallowMLPClassifier(batch_size=0).fit(X, y),
         r"'batch_size' .* range \[1, inf\]",
+    ),
+    (
+        "early_stopping as text",
+        lambda: ikd.SoftLogisticRegression(early_stopping="no", **FAST).fit(X, y),
+        r"'early_stopping' .* must be True or False\. Got 'no' of type str",
+    ),
+    (
+        "verbose as an int",
+        lambda: ikd.ShallowMLPClassifier(verbose=1, **FAST).fit(X, y),
+        r"'verbose' .* must be True or False\. Got 1 of type int",
+    ),
+    (
+        "device meta",
+        lambda: ikd.SoftDecisionTreeClassifier(device="meta", **FAST).fit(X, y),
+        "does not train on 'meta' devices",
+    ),
+    (
+        "device mps without MPS",
+        lambda: ikd.ShallowMLPClassifier(device="mps", **FAST).fit(X, y),
+        "no MPS",
+    ),
+    (
+        "unknown device",
+        lambda: ikd.MLPTeacher(device="gpu0", **FAST).fit(X, y),
+        "must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'",
+    ),
+    (
+        "y with None",
+        lambda: ikd.SoftLogisticRegression(**FAST).fit(X, np.where(y == 1, 1, None)),
+        r"missing label\(s\) in y \(None or NaN\)",
+    ),
+    (
+        "y mixing int and str",
+        lambda: _kd().fit(X, _mixed()),
+        "labels y of mixed kinds",
+    ),
+    (
+        "a complex column",
+        lambda: ikd.SoftLogisticRegression(**FAST).fit(FRAME.assign(d=FRAME["d"] + 2j), y),
+        r"complex numbers \(columns 'd'\)",
+    ),
+    (
+        "temperature 1e-40",
+        lambda: _kd(temperature=1e-40).fit(X, y),
+        r"'temperature' .* \[0\.01, 100\]\. Got 1e-40",
+    ),
+    (
+        "temperature 1e20",
+        lambda: _kd(temperature=1e20).fit(X, y),
+        r"'temperature' .* \[0\.01, 100\]\. Got 1e\+20",
+    ),
+    (
+        "temperature 1e200 in fit_distill",
+        lambda: ikd.SoftLogisticRegression(**FAST).fit_distill(
+            X, np.zeros((len(X), 2)), classes=[0, 1], temperature=1e200
+        ),
+        r"'temperature' parameter of SoftLogisticRegression .* Got 1e\+200",
+    ),
+    (
+        "n_augment of a billion",
+        lambda: _kd(augment="mixup", n_augment=10**9).fit(X, y),
+        r"'n_augment' .* would take about .* GiB; the limit is 2 GiB",
     ),
 ]
 

@@ -43,7 +43,7 @@ HEADINGS = [
     "Feature importance",
     "Attribution agreement",
     "White-box views",
-    "Disagreements",
+    "Where not to trust the students",
     "Distill-and-Compare",
     "Reproducibility",
 ]
@@ -73,6 +73,8 @@ def report_path(binary_data, tmp_path_factory) -> Path:
         y_test,
         background=train,
         outcome_students={"logistic": makers["logistic"]().fit(train, y_train)},
+        row_ids=[f"customer-{i:04d}" for i in range(len(test))],
+        segments={"region": ["north" if i % 3 else "south" for i in range(len(test))]},
         class_names=[SCRIPT, BREAKOUT],
         explain_rows=30,
         n_bootstrap=100,
@@ -178,3 +180,70 @@ def test_numbers_are_readable_without_javascript(browser, report_path) -> None:
     page.close()
     assert cells == 2
     assert visible
+
+
+#: JavaScript: elements whose text is cut (their content is wider or taller than their
+#: box without a scrollable container), and the page's horizontal overflow.
+LAYOUT_PROBE = """() => {
+  const cut = [];
+  const selector = "h1, h2, h3, h4, th, td, caption, summary, figcaption, .card h3, .badge";
+  for (const el of document.querySelectorAll(selector)) {
+    const style = getComputedStyle(el);
+    if (style.display === "none" || !el.offsetParent) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0) continue;
+    if (style.overflow !== "visible" && style.overflow !== "auto" && el.scrollWidth > el.clientWidth + 1) {
+      cut.push(el.tagName + ": " + el.textContent.slice(0, 40));
+    }
+    let parent = el.parentElement;
+    while (parent && parent !== document.body) {
+      const ps = getComputedStyle(parent);
+      if (ps.overflowX === "auto" || ps.overflowX === "scroll" || ps.display === "block" && parent.tagName === "TABLE") break;
+      if (ps.overflowX === "hidden") {
+        const pb = parent.getBoundingClientRect();
+        if (box.right > pb.right + 1 || box.left < pb.left - 1) cut.push(el.tagName + " in hidden: " + el.textContent.slice(0, 40));
+        break;
+      }
+      parent = parent.parentElement;
+    }
+  }
+  const names = Array.from(document.querySelectorAll(".card h3, .student-block h3")).map(h => h.textContent.trim());
+  return {cut, scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, names};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_layout_has_no_sideways_scroll_and_no_cut_label(
+    browser, report_path, width, tmp_path_factory
+) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(report_path.as_uri(), wait_until="load")
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    probe = page.evaluate(LAYOUT_PROBE)
+    shot = tmp_path_factory.mktemp("layout") / f"browser_{width}px.png"  # kept for a look
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    assert probe["scrollWidth"] <= probe["width"], probe["scrollWidth"]
+    assert probe["cut"] == []
+    assert any(name == f"mlp {SCRIPT}" for name in probe["names"])  # never truncated
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_tables_sort_with_the_inline_script(browser, report_path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(report_path.as_uri(), wait_until="load")
+    table = page.locator("table.disagreements").first
+    gaps = [float(t) for t in table.locator("tbody tr td:nth-child(6)").all_inner_texts()]
+    assert gaps == sorted(gaps, reverse=True)  # largest disagreement first
+    table.locator("thead th").nth(5).click()
+    ascending = [float(t) for t in table.locator("tbody tr td:nth-child(6)").all_inner_texts()]
+    header = table.locator("thead th").nth(5).get_attribute("aria-sort")
+    page.close()
+    assert ascending == sorted(gaps)
+    assert header == "ascending"
+
+
+def test_where_section_names_ids_and_the_lowest_group(opened) -> None:
+    text = opened["text"]
+    assert "customer-0" in text  # the row ids given, not positions
+    assert "lowest fidelity in" in text

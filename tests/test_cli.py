@@ -169,7 +169,7 @@ def _bad_files(table: pd.DataFrame, root: Path) -> dict[str, Path]:
     np.save(files["short"], np.full(5, 0.5))
     files["notreport"].mkdir()
     (files["notreport"] / "keep.txt").write_text("mine")
-    files["text"].write_text("not,numbers\na,b\n")
+    files["text"].write_text("no,yes\na,b\n")
     return files
 
 

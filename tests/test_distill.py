@@ -110,9 +110,10 @@ def test_augmentation_adds_teacher_labelled_rows(cancer, cancer_teacher) -> None
 
 def test_finetune_on_hard_labels_continues_training(cancer, cancer_teacher) -> None:
     X_train, _, y_train, _ = cancer
+    # an epoch-based student: the logistic student's exact solver records iterations
     kd = DistilledClassifier(
         cancer_teacher,
-        SoftLogisticRegression(max_epochs=10, early_stopping=False),
+        ShallowMLPClassifier(max_epochs=10, early_stopping=False),
         finetune_epochs=4,
         random_state=0,
     ).fit(X_train, y_train)
@@ -170,7 +171,7 @@ def test_distill_returns_the_fitted_student(cancer, cancer_teacher) -> None:
         (
             {"temperature": 0},
             ParameterError,
-            r"'temperature' parameter of DistilledClassifier must be a float in the range \(0, inf\)\. Got 0",
+            r"'temperature' parameter of DistilledClassifier must be a float in the range \[0\.01, 100\]\. Got 0",
         ),
         ({"temperature": -1.0}, ParameterError, r"Got -1\.0 instead"),
         ({"temperature": float("nan")}, ParameterError, r"'temperature' .* Got nan instead"),
@@ -184,9 +185,10 @@ def test_distill_returns_the_fitted_student(cancer, cancer_teacher) -> None:
         ({"finetune_epochs": -1}, ParameterError, r"'finetune_epochs' .* range \[0, inf\]"),
         (
             {"temperature": "4"},
-            TypeError,
-            r"'temperature' .* must be a float .* Got '4' of type str",
+            ParameterError,
+            r"'temperature' .* must be 'auto' or a float .* Got '4' of type str instead\. Pass the number 4\.0",
         ),
+        ({"temperature": [1.0]}, TypeError, r"'temperature' .* Got \[1\.0\] of type list"),
     ],
 )
 def test_bad_parameters(params, error, message, cancer, cancer_teacher) -> None:

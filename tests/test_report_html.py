@@ -141,7 +141,13 @@ def _leftovers(parent: Path, name: str) -> list[str]:
 def test_save_writes_index_figures_and_metrics(saved) -> None:
     directory = saved.parent
     assert saved.name == "index.html"
-    assert sorted(p.name for p in directory.iterdir()) == ["figures", "index.html", "metrics.json"]
+    assert sorted(p.name for p in directory.iterdir()) == [
+        ".interpretable-kd-report.json",
+        "disagreements.csv",
+        "figures",
+        "index.html",
+        "metrics.json",
+    ]
     pngs = sorted((directory / "figures").glob("*.png"))
     assert len(pngs) >= 8
     assert all(p.read_bytes().startswith(PNG_SIGNATURE) for p in pngs)
@@ -235,7 +241,9 @@ def test_every_image_is_an_embedded_png_matching_a_figure_file(soup, saved) -> N
 def test_page_is_self_contained(page, soup) -> None:
     assert "http://" not in page
     assert "https://" not in page
-    assert soup.find("script") is None
+    assert [(t.get("id"), t.get("src")) for t in soup.find_all("script")] == [
+        ("sort-tables", None)
+    ]  # only the inline table-sorting script (issue 13)
     assert soup.find("link") is None
     assert soup.find("style") is not None  # inline CSS
     for tag in soup.find_all(src=True):
@@ -247,7 +255,9 @@ def test_page_is_self_contained(page, soup) -> None:
 def test_hostile_names_are_escaped_and_shown_as_text(page, soup) -> None:
     assert SCRIPT not in page
     assert "<img src=x" not in page
-    assert soup.find("script") is None
+    assert [(t.get("id"), t.get("src")) for t in soup.find_all("script")] == [
+        ("sort-tables", None)
+    ]  # only the inline table-sorting script (issue 13)
     assert not soup.find_all(attrs={"onerror": True})
     assert all(image["src"].startswith("data:") for image in soup.find_all("img"))
     text = soup.get_text()
@@ -264,10 +274,14 @@ def test_white_box_views_show_coefficients_with_odds_ratios_and_the_tree(soup, r
     assert len(coefficients) == len(NAMES)
     model = report.students["logistic"].model.student_
     coef = dict(zip(NAMES, model.coef_[0], strict=True))
+    per_sd = dict(zip(NAMES, model.coef_standardized_[0], strict=True))
     for row in coefficients:
-        feature, value, odds = (cell.get_text() for cell in row.find_all("td"))
-        assert value == f"{coef[feature]:+.3f}"
+        feature, value, odds, sd_value, _ = (cell.get_text() for cell in row.find_all("td"))
+        assert value == f"{coef[feature]:+.4g}"
         assert odds == f"{np.exp(coef[feature]):.3f}"
+        assert sd_value == f"{per_sd[feature]:+.3f}"
+    header = soup.select_one("table.coefficients thead").get_text()
+    assert "per unit of the column" in header and "per standard deviation" in header
     assert soup.select("table.leaves tbody tr")  # the tree's leaf table
     assert soup.select("table.nodes tbody tr")
 
@@ -338,11 +352,20 @@ def test_scores_only_teacher_says_attributions_are_unavailable(
 def test_save_replaces_an_earlier_report(report, tmp_path, no_figures) -> None:
     target = tmp_path / "audit"
     report.save(target)
-    (target / "stale.txt").write_text("from the earlier report")
     index = report.save(target)
     assert index == (target / "index.html").absolute()
-    assert not (target / "stale.txt").exists()
     assert json.loads((target / "metrics.json").read_text())["schema_version"] == 1
+    assert _leftovers(tmp_path, "audit") == []
+
+
+def test_save_keeps_a_report_the_user_added_files_to(report, tmp_path, no_figures) -> None:
+    """Regression (issue 14): a file the user added to an earlier report was deleted."""
+    target = tmp_path / "audit"
+    report.save(target)
+    (target / "stale.txt").write_text("the user's notes")
+    with pytest.raises(ReportError, match="files the report did not write: 'stale.txt'"):
+        report.save(target)
+    assert (target / "stale.txt").read_text() == "the user's notes"
     assert _leftovers(tmp_path, "audit") == []
 
 

@@ -120,7 +120,7 @@ def test_agreement_matrix_and_per_class_fidelity_are_consistent(report) -> None:
 def test_disagreements_list_exactly_the_rows_where_models_differ(report, fitted) -> None:
     teacher, students, _, _, test, _ = fitted
     for name, model in students.items():  # noqa: B007 (used by the query string)
-        rows = report.disagreements.query("student == @name")["row"].to_numpy()
+        rows = np.sort(report.disagreements.query("student == @name")["row"].to_numpy())
         expected = np.flatnonzero(model.predict(test) != teacher.predict(test))
         np.testing.assert_array_equal(rows, expected)
 
@@ -171,7 +171,7 @@ def test_scores_only_teacher_has_no_faked_attributions(fitted) -> None:
 def test_low_fidelity_student_raises_a_warning(fitted) -> None:
     teacher, _, _, train, test, y_test = fitted
     contrarian = LogisticRegression().fit(train, 1 - teacher.predict(train))
-    with pytest.warns(LowFidelityWarning, match="agrees with the teacher on only"):
+    with pytest.warns(LowFidelityWarning, match="may not stand for the teacher: it agrees on only"):
         DistillationReport.from_models(teacher, {"contrarian": contrarian}, test, y_test, **FAST)
 
 
@@ -186,3 +186,80 @@ def test_bad_inputs_are_named(fitted) -> None:
     other = LogisticRegression().fit(test, y_test + 5)
     with pytest.raises(InputError, match="student 'other' predicts classes 5, 6"):
         DistillationReport.from_models(teacher, {"other": other}, test, y_test)
+
+
+def test_repeated_class_names_and_colliding_student_names_are_refused(fitted) -> None:
+    """Two classes named alike, or students 1 and '1', would be merged in the report."""
+    teacher, students, _, _, test, y_test = fitted
+    with pytest.raises(
+        InputError,
+        match=r"^DistillationReport.from_models got class_names with repeated names 'yes'; "
+        r"the report would show two classes under one name\. Pass a distinct name per "
+        r"class\.$",
+    ):
+        DistillationReport.from_models(teacher, students, test, y_test, class_names=["yes", "yes"])
+    with pytest.raises(InputError, match=r"repeated names '1'"):
+        DistillationReport.from_models(teacher, students, test, y_test, class_names=[1, "1"])
+    twins = {1: students["logistic"], "1": students["mlp"]}
+    with pytest.raises(
+        InputError,
+        match=r"^DistillationReport.from_models got students whose names 1 and '1' read the "
+        r"same as text \('1'\); the report would keep only one of them\. Give each student "
+        r"a distinct string name\.$",
+    ):
+        DistillationReport.from_models(teacher, twins, test, y_test)
+
+
+def _text_outside(fig) -> list[str]:
+    """What a drawn figure cuts at its edges: its title if the title's extent leaves the
+    figure box, and "artists" if anything drawn (labels, ticks, legends) does."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    outside = []
+    title = fig._suptitle
+    if title is not None:
+        extent = title.get_window_extent(renderer)
+        if extent.x0 < fig.bbox.x0 - 1 or extent.x1 > fig.bbox.x1 + 1:
+            outside.append(title.get_text())
+    tight = fig.get_tightbbox(renderer)  # inches, the drawn artists only
+    box = fig.bbox_inches
+    if tight.x0 < box.x0 - 0.01 or tight.x1 > box.x1 + 0.01 or tight.y1 > box.y1 + 0.01:
+        outside.append("artists")
+    return outside
+
+
+def test_no_figure_title_or_label_is_cut_at_the_edge(report) -> None:
+    """The Distill-and-Compare title ran past both edges of a one-panel figure
+    ("...res the mimic relies on more (right) or less (lef"); every title now wraps."""
+    from interpretable_kd.report import figures
+
+    for draw in (
+        figures.accuracy_fidelity,
+        figures.agreement_matrices,
+        figures.global_importance,
+        figures.attribution_agreement,
+        figures.distill_compare,
+    ):
+        fig = draw(report)
+        assert fig is not None, draw.__name__
+        assert _text_outside(fig) == [], draw.__name__
+    title = figures.distill_compare(report)._suptitle.get_text()
+    assert "\n" in title.split("(filled")[0]  # wrapped on the one-panel figure
+    assert " ".join(title.split()) == (
+        "Distill-and-Compare: features the mimic relies on more (right) or less (left) "
+        "than the outcome model (filled: the 95% interval excludes 0)"
+    )
+
+
+def test_an_unwrapped_long_title_would_be_cut_and_fitted_suptitle_fits_it() -> None:
+    """The check above can fail: the same long title drawn as is leaves the figure."""
+    from interpretable_kd.report._style import new_figure
+    from interpretable_kd.report._summaries import fitted_suptitle
+
+    text = "A long title " * 12
+    plain = new_figure(4.4, 3.0)
+    plain.suptitle(text)
+    assert _text_outside(plain) == [text, "artists"]
+    fitted = new_figure(4.4, 3.0)
+    fitted_suptitle(fitted, text)
+    assert _text_outside(fitted) == []

@@ -52,5 +52,6 @@ def test_every_public_estimator_is_checked() -> None:
         "SoftLogisticRegression",
         "ShallowMLPClassifier",
         "SoftDecisionTreeClassifier",
+        "AdditiveClassifier",
         "MLPTeacher",
     }

@@ -92,11 +92,14 @@ def test_max_path_prediction_is_the_most_probable_leafs_distribution(
     fitted_trees: dict[int, Any], multiclass_data: tuple[np.ndarray, np.ndarray]
 ) -> None:
     X, _ = multiclass_data
-    tree = fitted_trees[6]
+    tree = clone(fitted_trees[6])
+    tree.__dict__.update(fitted_trees[6].__dict__)
+    tree.set_params(prediction="max_path")
     leaf = tree.path_probabilities(X).argmax(axis=1)
     Q = tree.leaf_distributions_
     np.testing.assert_array_equal(tree.predict(X), tree.classes_[Q[leaf].argmax(axis=1)])
     np.testing.assert_allclose(tree.predict_proba(X), Q[leaf], atol=1e-6)
+    np.testing.assert_array_equal(tree.apply(X), leaf)
 
 
 def test_mixture_prediction_is_the_path_weighted_average(
@@ -109,7 +112,9 @@ def test_mixture_prediction_is_the_path_weighted_average(
     expected = tree.path_probabilities(X) @ tree.leaf_distributions_
     np.testing.assert_allclose(tree.predict_proba(X), expected, atol=1e-5)
     agreement = tree.prediction_agreement(X)
-    manual = np.mean(fitted_trees[6].predict(X) == tree.predict(X))
+    max_path = clone(tree).set_params(prediction="max_path")
+    max_path.__dict__.update({k: v for k, v in tree.__dict__.items() if k.endswith("_")})
+    manual = np.mean(max_path.predict(X) == tree.predict(X))
     assert agreement == pytest.approx(manual)
 
 
@@ -325,7 +330,8 @@ def test_grid_search_over_student_depth(multiclass_data: tuple[np.ndarray, np.nd
         (
             {"prediction": "maxpath"},
             ParameterError,
-            r"'prediction' parameter .* 'max_path', 'mixture'\. Got 'maxpath' instead\. "
+            r"'prediction' parameter .* 'hard_path', 'max_path', 'mixture'\. Got 'maxpath' "
+            r"instead\. "
             r"Did you mean 'max_path'\?",
         ),
         ({"loss": "kl"}, ParameterError, r"'loss' parameter .* one of 'paper', 'mixture'"),

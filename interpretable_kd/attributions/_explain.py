@@ -19,16 +19,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._defaults import EXPLAIN_MEMORY_BUDGET
 from .._validation import check_choice, check_number, format_items
 from ..exceptions import InputError, ParameterError
 from ..metrics import as_generator
 from ._result import Attributions
 from ._value import _ModelFunction
 from .exact import _exact_shapley
-from .permutation import _permutation_shapley
+from .permutation import _permutation_shapley, permutation_row_bytes
 from .reference import _kernel_shapley, _linear_attributions
 
-__all__ = ["EXACT_LIMIT", "EXACT_MAX_FEATURES", "METHODS", "SUMMARIES", "explain"]
+__all__ = [
+    "BYTES_PER_INPUT_CELL",
+    "EXACT_LIMIT",
+    "EXACT_MAX_FEATURES",
+    "METHODS",
+    "SUMMARIES",
+    "explain",
+]
 
 METHODS = ("auto", "exact", "permutation", "kernel", "linear")
 SUMMARIES = ("sample", "kmeans")
@@ -37,6 +45,53 @@ SUMMARIES = ("sample", "kmeans")
 EXACT_MAX_FEATURES = 8
 # method="exact" refuses more features than this: 2^16 coalitions per row.
 EXACT_LIMIT = 16
+# Bytes per feature of one model input in a batch: the float64 input (8), its mask and
+# background row (9) and one copy the model may make (8), rounded up.
+BYTES_PER_INPUT_CELL = 32
+
+
+def _mib(n_bytes: float) -> str:
+    """``n_bytes`` as a short "123 MB" string (MiB)."""
+    return f"{n_bytes / 1024**2:,.0f} MB"
+
+
+def _check_memory(d: int, n_background: int, n_permutations: int, owner: str) -> None:
+    """Refuse a permutation explanation whose single row needs more than the budget.
+
+    Parameters
+    ----------
+    d : int
+        Features.
+    n_background : int
+        Background rows that will be kept.
+    n_permutations : int
+        Orderings per background row.
+    owner : str
+        Name of the calling function, for error messages.
+
+    Raises
+    ------
+    ParameterError
+        ``permutation_row_bytes(d, n_background, n_permutations)`` exceeds
+        ``EXPLAIN_MEMORY_BUDGET``; the message gives the estimate and the largest
+        ``max_background`` that fits.
+    """
+    need = permutation_row_bytes(d, n_background, n_permutations)
+    if need <= EXPLAIN_MEMORY_BUDGET:
+        return
+    fits = EXPLAIN_MEMORY_BUDGET // permutation_row_bytes(d, 1, n_permutations)
+    hint = (
+        f"pass max_background={fits} or fewer"
+        if fits >= 1
+        else "reduce the number of features (select or aggregate columns)"
+    )
+    if n_permutations > 2:
+        hint += " (or n_permutations=2)"
+    raise ParameterError(
+        f"{owner} would need about {_mib(need)} per explained row for {d} features x "
+        f"{n_background} background rows x n_permutations={n_permutations}, more than its "
+        f"memory budget of {_mib(EXPLAIN_MEMORY_BUDGET)}; {hint}."
+    )
 
 
 def _matrix(values: Any, name: str, owner: str) -> tuple[np.ndarray, list[str] | None]:
@@ -230,8 +285,10 @@ def explain(
         most ``max_background`` rows and method "exact" or "linear", results do not
         depend on the seed at all.
     batch_size : int
-        Target number of rows per ``predict_proba`` call (memory: batch_size * n_features
-        float64 values per call).
+        Most rows per ``predict_proba`` call. Calls are also capped by the memory budget
+        ``_defaults.EXPLAIN_MEMORY_BUDGET`` (256 MB): at most
+        ``budget // (32 * n_features)`` rows each (e.g. 838 rows for 10,000 features),
+        so wide data is explained in more, smaller calls instead of running out of memory.
     n_permutations : int
         Orderings per background row for "permutation", used as antithetic pairs (an odd
         number rounds up). At equal cost, a larger background (``max_background``) with
@@ -248,6 +305,14 @@ def explain(
         ``values.sum(1) + base_values == model_output`` (probability of the target class)
         up to rounding for "exact" and "permutation", up to the kernel's solver for
         "kernel", and in logit space for "linear".
+
+    Raises
+    ------
+    ParameterError
+        ``method="permutation"`` (or "auto" beyond 8 features) when one explained row
+        would need more than the memory budget (about ``64 * n_features *
+        max_background * ceil(n_permutations / 2)`` bytes); the message gives the
+        estimate and the ``max_background`` that fits.
     """
     owner = "explain"
     method = check_choice(method, "method", owner, METHODS)
@@ -290,6 +355,9 @@ def explain(
         )
     if method == "auto":
         method = "exact" if d <= EXACT_MAX_FEATURES else "permutation"
+    if method == "permutation":
+        _check_memory(d, min(len(bg_arr), max_background), n_permutations, owner)
+    batch_size = min(batch_size, max(1, EXPLAIN_MEMORY_BUDGET // (BYTES_PER_INPUT_CELL * d)))
 
     rng = as_generator(random_state)
     predict = _ModelFunction(model, columns, owner)

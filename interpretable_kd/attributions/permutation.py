@@ -8,7 +8,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._defaults import EXPLAIN_MEMORY_BUDGET
 from ._value import _evaluate, _ModelFunction
+
+
+def permutation_row_bytes(d: int, n_background: int, n_orderings: int) -> int:
+    """Working memory of one explained row in :func:`_permutation_shapley`, in bytes.
+
+    Per (background row, antithetic pair) the row holds ``2 (d - 1)`` coalition values,
+    two chains of ``d + 1`` values, two differences, their difference and the values by
+    feature (``d`` each): about ``8 d`` float64 values, so
+    ``bytes = 64 * d * n_background * ceil(n_orderings / 2)``.
+
+    Parameters
+    ----------
+    d : int
+        Features.
+    n_background : int
+        Background rows kept.
+    n_orderings : int
+        Orderings per background row (rounded up to an even number).
+
+    Returns
+    -------
+    int
+        Bytes per explained row.
+    """
+    return 64 * d * n_background * max(1, (n_orderings + 1) // 2)
 
 
 def _permutation_shapley(
@@ -76,17 +102,23 @@ def _permutation_shapley(
     n_pairs = max(1, (n_orderings + 1) // 2)
     perms = rng.permuted(np.tile(np.arange(d), (n_bg * n_pairs, 1)), axis=1)
     ranks = np.argsort(perms, axis=1).reshape(n_bg, n_pairs, d)  # position of feature j
-    forward = ranks[:, :, None, :] < np.arange(1, d)[None, None, :, None]  # (B, P, d-1, d)
-    masks = np.concatenate([forward, ~forward], axis=2).reshape(n_bg, -1, d)  # (B, C, d)
-    n_masks = masks.shape[1]
-    flat_masks = masks.reshape(-1, d)
+    # Mask c of background row b (c < n_masks = 2 * n_pairs * (d - 1)): ordering
+    # p = c // (2(d-1)), direction c // (d-1) % 2 (forward prefix or its complement),
+    # prefix size s = c % (d-1) + 1. Built only for the pairs of one batch: all masks at
+    # once would take n_bg * n_masks * d bytes (10 GB for 10,000 features).
+    n_masks = 2 * n_pairs * (d - 1)
 
     def pair_inputs(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return flat_masks[index], background[index // n_masks]
+        b, c = np.divmod(index, max(1, n_masks))
+        p, k = np.divmod(c, max(1, 2 * (d - 1)))
+        backward, s = np.divmod(k, max(1, d - 1))
+        masks = ranks[b, p] < (s + 1)[:, None]
+        masks ^= backward.astype(bool)[:, None]
+        return masks, background[b]
 
     phi = np.empty((n, d))
-    # Bound the memory of the per-row chains (rows * n_bg * n_masks float64 values).
-    block = max(1, 2**22 // max(1, n_bg * (n_masks + 2 * n_pairs)))
+    # Bound the memory of the per-row chains by the budget (see permutation_row_bytes).
+    block = max(1, EXPLAIN_MEMORY_BUDGET // permutation_row_bytes(d, n_bg, n_orderings))
     for r0 in range(0, n, block):
         rows = slice(r0, r0 + block)
         X_b, t_b, full = X[rows], target[rows], v_full[rows]

@@ -8,7 +8,9 @@ and never reads a model.
 Layout (imports flow in this order): ``_result`` (the result dataclasses), ``_inputs``
 (input checks, the bootstrap), ``_models`` (what is read from the models: probabilities,
 kind and complexity from the student registry, readable views, coefficients),
-``_panels`` (per-row agreement, disagreements, Distill-and-Compare) and ``_compare``
+``_shapes`` (the teacher's partial dependence beside an additive student's shapes, and
+shape-against-shape Distill-and-Compare), ``_panels`` (per-row agreement, disagreements,
+Distill-and-Compare) and ``_compare``
 (:func:`compare`).
 """
 

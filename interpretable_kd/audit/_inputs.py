@@ -11,7 +11,14 @@ from .. import metrics
 from .._validation import check_labels_known, format_items
 from ..exceptions import InputError
 
-__all__ = ["Bootstrap", "check_class_names", "check_features", "check_y", "take_rows"]
+__all__ = [
+    "Bootstrap",
+    "check_class_names",
+    "check_features",
+    "check_student_names",
+    "check_y",
+    "take_rows",
+]
 
 
 class Bootstrap:
@@ -131,7 +138,8 @@ def check_class_names(class_names: list[str] | None, classes: np.ndarray, owner:
     Raises
     ------
     InputError
-        A wrong number of names.
+        A wrong number of names, or two classes with the same name (after ``str``):
+        the report would merge them.
     """
     if class_names is None:
         return [str(c) for c in classes]
@@ -140,7 +148,52 @@ def check_class_names(class_names: list[str] | None, classes: np.ndarray, owner:
             f"{owner} got {len(class_names)} class_names for the teacher's {len(classes)} "
             f"classes {format_items(classes.tolist())}. Pass one name per class."
         )
-    return [str(c) for c in class_names]
+    names = [str(c) for c in class_names]
+    repeated = _repeated(names)
+    if repeated:
+        raise InputError(
+            f"{owner} got class_names with repeated names {format_items(repeated)}; the "
+            "report would show two classes under one name. Pass a distinct name per class."
+        )
+    return names
+
+
+def _repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once, in order of first occurrence."""
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    return [name for name, count in seen.items() if count > 1]
+
+
+def check_student_names(students: Any, owner: str) -> None:
+    """Refuse student names that become the same text in the report.
+
+    The report keys students by ``str(name)``: ``1`` and ``'1'`` would collapse into one
+    entry and one student would silently vanish.
+
+    Parameters
+    ----------
+    students : mapping
+        Name -> fitted student.
+    owner : str
+        Who is asking, for the error message.
+
+    Raises
+    ------
+    InputError
+        Two keys with the same ``str``.
+    """
+    keys = list(students)
+    texts = [str(k) for k in keys]
+    repeated = _repeated(texts)
+    if repeated:
+        clash = [repr(k) for k in keys if str(k) == repeated[0]]
+        raise InputError(
+            f"{owner} got students whose names {' and '.join(clash)} read the same as text "
+            f"('{repeated[0]}'); the report would keep only one of them. Give each student "
+            "a distinct string name."
+        )
 
 
 def check_y(y: Any, n_rows: int, classes: np.ndarray, owner: str) -> np.ndarray | None:

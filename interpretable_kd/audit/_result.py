@@ -63,6 +63,16 @@ class StudentResult:
     view : dict
         The student's readable view (``readable_view()``): plain arrays and tables, its
         ``"view"`` key naming the drawing; ``{"view": None}`` for a model without one.
+    headline : dict or None
+        :func:`~interpretable_kd.audit._headline.headline`: majority baseline, Cohen's
+        kappa, balanced and worst-class fidelity with intervals, and the interval kind.
+    features_check : dict or None
+        Whether the student's attribution agreement interval overlaps the noise floor's
+        (:func:`~interpretable_kd.audit._fair_attributions.uses_teacher_features`).
+    temperature : float or None
+        The distilled student's ``temperature_`` (None for other models).
+    temperature_search : DataFrame or None
+        Its ``temperature_search_``: validation fidelity per candidate T.
     """
 
     name: str
@@ -86,6 +96,10 @@ class StudentResult:
     agreement_rows: dict[str, np.ndarray] | None = None
     outcome: dict[str, Any] | None = None
     view: dict[str, Any] | None = None
+    headline: dict[str, Any] | None = None
+    features_check: dict[str, Any] | None = None
+    temperature: float | None = None
+    temperature_search: pd.DataFrame | None = None
 
 
 @dataclass
@@ -121,6 +135,11 @@ class ComparisonResult:
         True labels as indices into the teacher's classes.
     images_shape : tuple of int or None
         The image grid of the features, for image data.
+    where : dict or None
+        Where not to trust the students (:func:`~._where.where_not_to_trust`): fidelity
+        by teacher-confidence band, top-feature bin and segment with intervals, the
+        lowest group, each student's failure region in words, the largest disagreements'
+        contributions, the explainer's per-feature noise band and the data warnings.
     """
 
     dataset: dict[str, Any]
@@ -136,3 +155,4 @@ class ComparisonResult:
     teacher_attributions: Attributions | None
     y_index: np.ndarray | None = None
     images_shape: tuple[int, int] | None = None
+    where: dict[str, Any] | None = None

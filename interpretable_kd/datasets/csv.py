@@ -9,18 +9,31 @@
 from __future__ import annotations
 
 import difflib
+import gzip
+import io
 import warnings
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._validation import format_items
 from ..exceptions import InputError, InterpretableKDWarning
+from ._csv_checks import (
+    _match_score_columns,
+    check_columns,
+    headerless_hint,
+    open_maybe_gzip,
+    read_parquet_frame,
+)
 
 __all__ = [
     "LabelledTable",
+    "check_columns",
     "check_text",
     "read_csv",
     "read_labelled_csv",
@@ -44,26 +57,45 @@ class LabelledTable:
         ``np.unique(y)``.
     scores : ndarray of shape (n_labelled,) or (n_labelled, n_classes), or None
         The teacher's probabilities, when ``teacher_scores`` was given.
+    rows : ndarray of int, shape (n_labelled,) or None
+        Each labelled row's position among the file's data rows (0 = the line after the
+        header), so ``rows + 2`` is its line number when no cell spans lines.
     """
 
     features: pd.DataFrame
     y: np.ndarray
     classes: np.ndarray
     scores: np.ndarray | None
+    rows: np.ndarray | None = None
 
 
-def read_labelled_csv(path: Path, target: str, teacher_scores: str | None = None) -> LabelledTable:
+def read_labelled_csv(
+    path: Path,
+    target: str,
+    teacher_scores: str | None = None,
+    *,
+    na_values: Sequence[str] = (),
+    thousands: str | None = None,
+) -> LabelledTable:
     """Read ``path`` and keep the rows with a label in column ``target``.
+
+    Only empty cells are missing (a label ``NA`` or ``None`` is a class), unless
+    ``na_values`` names more missing markers. Labels are read as text.
 
     Parameters
     ----------
     path : pathlib.Path
-        A UTF-8 CSV file with a header.
+        A UTF-8 CSV file with a header, gzip-compressed when its name ends in ``.gz``
+        (or a stream such as ``/dev/stdin``).
     target : str
         The label column.
     teacher_scores : str or None, default=None
         A column of the file or a .csv/.npy file with the teacher's probabilities (see
         :func:`read_scores`); a score column is not a feature.
+    na_values : sequence of str, default=()
+        Cell texts that mean "missing" besides the empty cell (``--na-values``).
+    thousands : str or None, default=None
+        Thousands separator inside numbers (``--thousands ,``), or None.
 
     Returns
     -------
@@ -72,16 +104,19 @@ def read_labelled_csv(path: Path, target: str, teacher_scores: str | None = None
     Raises
     ------
     InputError
-        Any problem with the file, the target, the scores, or no feature column left.
+        Any problem with the file, the target, the scores, a mostly numeric column with a
+        few non-numbers, numbers with thousands separators, values beyond float32, or no
+        feature column left.
     """
-    frame = read_csv(path, "--data")
+    frame = read_csv(path, "--data", na_values=na_values, thousands=thousands, text=[target])
     if target not in frame.columns:
         close = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InputError(
             f"--target {target!r} is not a column of {str(path)!r}; its columns are "
-            f"{format_items(frame.columns, 8)}.{hint}"
+            f"{format_items(frame.columns, 8)}.{hint}{headerless_hint(frame.columns)}"
         )
+    frame = check_columns(frame, path, skip=[target], thousands=thousands)
     keep_series, y = read_labels(frame[target], path, target)
     keep = keep_series.to_numpy()
     classes = np.unique(y)
@@ -94,7 +129,9 @@ def read_labelled_csv(path: Path, target: str, teacher_scores: str | None = None
     features = frame.loc[keep].drop(columns=drop).reset_index(drop=True)
     if features.shape[1] == 0:
         raise InputError(f"{str(path)!r} has no feature columns besides the target {target!r}.")
-    return LabelledTable(features=features, y=y, classes=classes, scores=scores)
+    return LabelledTable(
+        features=features, y=y, classes=classes, scores=scores, rows=np.flatnonzero(keep)
+    )
 
 
 def check_text(path: Path, what: str) -> None:
@@ -103,7 +140,8 @@ def check_text(path: Path, what: str) -> None:
     Parameters
     ----------
     path : pathlib.Path
-        An existing file; read in 1 MiB chunks.
+        An existing regular file; read in 1 MiB chunks (decompressed when it ends in
+        ``.gz``).
     what : str
         How messages name the file, e.g. ``"--data"``.
 
@@ -116,19 +154,54 @@ def check_text(path: Path, what: str) -> None:
     InputError
         At the first NUL byte, with its offset.
     """
-    with open(path, "rb") as handle:
-        offset = 0
-        while chunk := handle.read(1 << 20):
-            if b"\x00" in chunk:
-                raise InputError(
-                    f"{what} {str(path)!r} holds a NUL byte (at byte {offset + chunk.index(0)}): "
-                    "it is binary or not UTF-8 text (UTF-16?). Save it as a UTF-8 CSV file."
-                )
-            offset += len(chunk)
+    try:
+        with open_maybe_gzip(path) as handle:
+            offset = 0
+            while chunk := handle.read(1 << 20):
+                _check_nul(chunk, offset, path, what)
+                offset += len(chunk)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(
+            f"{what} {str(path)!r} ends in .gz but is not a readable gzip file ({exc}); "
+            "compress it with `gzip FILE.csv`, or rename it if it is plain text."
+        ) from exc
 
 
-def read_csv(path: Path, what: str) -> pd.DataFrame:
-    """Read a UTF-8 CSV file (a BOM is allowed) with every check a user's file needs.
+def _check_nul(chunk: bytes, offset: int, path: Path, what: str) -> None:
+    """Raise at the first NUL byte of ``chunk`` (which starts at byte ``offset``).
+
+    Parameters
+    ----------
+    chunk : bytes
+    offset : int
+    path : pathlib.Path
+    what : str
+
+    Returns
+    -------
+    None
+    """
+    if b"\x00" in chunk:
+        raise InputError(
+            f"{what} {str(path)!r} holds a NUL byte (at byte {offset + chunk.index(0)}): "
+            "it is binary or not UTF-8 text (UTF-16?). Save it as a UTF-8 CSV file."
+        )
+
+
+def read_csv(
+    path: Path,
+    what: str,
+    *,
+    na_values: Sequence[str] = (),
+    thousands: str | None = None,
+    text: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Read a UTF-8 CSV file (a BOM is allowed; ``.gz`` compressed or not; a ``.parquet``
+    file is read whole with pyarrow) with every check a user's file needs.
+
+    Only empty cells (and the texts in ``na_values``) are missing: ``NA``, ``None`` or
+    ``null`` are ordinary values. A stream (``/dev/stdin``, a pipe) is read once, into
+    memory, and then checked and parsed.
 
     Parameters
     ----------
@@ -136,6 +209,12 @@ def read_csv(path: Path, what: str) -> pd.DataFrame:
         The file.
     what : str
         How messages name the file, e.g. ``"--data"``.
+    na_values : sequence of str, default=()
+        More cell texts that mean "missing".
+    thousands : str or None, default=None
+        Thousands separator in numbers.
+    text : sequence of str, default=()
+        Columns read as text whatever they hold (the target).
 
     Returns
     -------
@@ -150,11 +229,27 @@ def read_csv(path: Path, what: str) -> pd.DataFrame:
     """
     if not path.exists():
         raise InputError(f"{what} {str(path)!r}: no such file.")
+    if path.suffix.lower() == ".parquet":
+        return read_parquet_frame(path, what)
     if path.is_dir():
         raise InputError(f"{what} {str(path)!r} is a directory; pass a CSV file.")
-    check_text(path, what)
+    source: Path | io.BytesIO
+    if path.is_file():
+        check_text(path, what)
+        source = path
+    else:  # a pipe or a device: it can be read only once
+        with open(path, "rb") as handle:
+            content = handle.read()
+        _check_nul(content, 0, path, what)
+        source = io.BytesIO(content)
+    options: dict[str, Any] = {
+        "encoding": "utf-8-sig",
+        "keep_default_na": False,
+        "na_values": ["", *na_values],
+        "thousands": thousands,
+    }
     try:
-        frame = pd.read_csv(path, encoding="utf-8-sig")
+        frame = pd.read_csv(source, dtype={name: str for name in text}, **options)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start}: {exc.reason}). "
@@ -162,12 +257,14 @@ def read_csv(path: Path, what: str) -> pd.DataFrame:
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{what} {str(path)!r} is empty: no header, no rows.") from exc
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise InputError(f"{what} {str(path)!r} is not a readable CSV file: {first}") from exc
     if frame.shape[0] == 0:
         raise InputError(f"{what} {str(path)!r} has a header but no rows.")
-    header = pd.read_csv(path, encoding="utf-8-sig", header=None, nrows=1, dtype=str)
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    header = pd.read_csv(source, encoding="utf-8-sig", header=None, nrows=1, dtype=str)
     names = [str(name) for name in header.iloc[0].tolist() if isinstance(name, str)]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -213,6 +310,8 @@ def read_labels(series: pd.Series, path: Path, target: str) -> tuple[pd.Series, 
             y = y.astype(np.int64)
     else:
         y = y.astype(str)
+        if y.str.fullmatch(r"[+-]?\d{1,18}(?:\.0*)?").all():  # whole numbers stay numbers
+            y = y.astype(np.float64).astype(np.int64)
     classes, counts = np.unique(y.to_numpy(), return_counts=True)
     if len(classes) < 2:
         raise InputError(
@@ -298,10 +397,7 @@ def read_scores(
             scores = np.asarray(scores, dtype=np.float64)
         elif file.suffix.lower() in (".csv", ".txt"):
             table = read_csv(file, "--teacher-scores")
-            names = [str(c) for c in table.columns]
-            wanted = [str(c) for c in classes]
-            if table.shape[1] > 1 and set(wanted) <= set(names):
-                table = table.set_axis(names, axis=1)[wanted]
+            table = _match_score_columns(table, classes, spec)
             scores = table.to_numpy()
             try:
                 scores = scores.astype(np.float64)

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from .._defaults import MAX_MATRIX_CLASSES
 from ._style import (
     DPI,
     MUTED,
@@ -36,6 +37,7 @@ from ._style import interval as _interval
 from ._style import new_figure as _figure
 from ._style import styled as _styled
 from ._style import text_colour as _text_colour
+from ._summaries import confusion_summary, fitted_suptitle
 from .whitebox import logistic_coefficients, mlp_hidden_weights, soft_tree_diagram, tree_filters
 
 __all__ = [
@@ -168,12 +170,16 @@ def accuracy_fidelity(report: Any) -> Figure:
         )
         axes[0].set_yticks(y, [label(m) for m in models])
         axes[0].set_ylim(-0.6, len(models) - 0.4)
-        fig.suptitle("Accuracy and fidelity, with 95% bootstrap intervals")
+        fitted_suptitle(fig, "Accuracy and fidelity, with 95% bootstrap intervals")
     return fig
 
 
 def agreement_matrices(report: Any) -> Figure:
     """One matrix per student: rows the teacher's class, columns the student's class.
+
+    Beyond ``_defaults.MAX_MATRIX_CLASSES`` (30) classes a k x k matrix is unreadable and
+    its drawing grows with k² (1,000 classes needed more than 10 GB): the figure is then
+    :func:`~._summaries.confusion_summary`, each student's most frequent disagreements.
 
     Parameters
     ----------
@@ -183,11 +189,13 @@ def agreement_matrices(report: Any) -> Figure:
     Returns
     -------
     Figure
-        Counts, coloured by the share of the teacher's row.
+        Counts, coloured by the share of the teacher's row (or the summary).
     """
     names = list(report.students)
+    n_classes = len(report.class_names)
+    if n_classes > MAX_MATRIX_CLASSES:
+        return confusion_summary(report)
     classes = [label(c, 20) for c in report.class_names]
-    n_classes = len(classes)
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
     cell = 0.55 if n_classes <= 4 else 0.38
@@ -225,7 +233,7 @@ def agreement_matrices(report: Any) -> Figure:
             ax.set_ylabel("teacher's class")
             ax.set_title(f"{label(name, 20)}\nfidelity {result.fidelity:.3f}")
             ax.spines[:].set_visible(False)
-        fig.suptitle("Agreement matrices\n(counts; colour: share of the teacher's row)")
+        fitted_suptitle(fig, "Agreement matrices\n(counts; colour: share of the teacher's row)")
     return fig
 
 
@@ -299,7 +307,7 @@ def global_importance(report: Any, top: int = TOP_FEATURES) -> Figure | None:
         title = f"Global feature importance: top {len(order)} features by the {ranked} importance"
         if report.teacher_attributions is None:
             title += "\n(teacher attributions unavailable: scores only)"
-        fig.suptitle(title)
+        fitted_suptitle(fig, title)
     return fig
 
 
@@ -387,7 +395,9 @@ def attribution_agreement(report: Any) -> Figure | None:
             handles.append(Line2D([], [], color=NEGATIVE, linestyle="--", linewidth=1.5))
             names.append("explainer noise floor: teacher vs itself (band: 95% interval)")
         fig.legend(handles, names, loc="outside lower center", ncol=len(handles))
-        fig.suptitle("Agreement of each student's attributions with the teacher's, row by row")
+        fitted_suptitle(
+            fig, "Agreement of each student's attributions with the teacher's, row by row"
+        )
     return fig
 
 
@@ -469,8 +479,9 @@ def distill_compare(report: Any, top: int = 10) -> Figure | None:
             ax.grid(axis="x", color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
             ax.set_title(label(name, 30))
-        fig.suptitle(
+        fitted_suptitle(
+            fig,
             "Distill-and-Compare: features the mimic relies on more (right) or less (left) "
-            "than the outcome model\n(filled: the 95% interval excludes 0)"
+            "than the outcome model\n(filled: the 95% interval excludes 0)",
         )
     return fig

@@ -2,9 +2,10 @@
 
 :func:`render_report` turns a report into the files :mod:`.writer` saves:
 
-* ``index.html``: inline CSS, every figure embedded as a PNG ``data:`` URI, no script and
-  no link to anything outside the file, so that it opens offline and can be attached to
-  an audit as is;
+* ``index.html``: inline CSS, every figure embedded as a PNG ``data:`` URI, one small
+  inline script (click a table header to sort its rows; the page reads the same without
+  it) and no link to anything outside the file, so that it opens offline and can be
+  attached to an audit as is;
 * ``figures/*.png``: the same figures as files (:data:`~._style.DPI` dpi);
 * ``metrics.json``: :meth:`DistillationReport.to_dict` (schema_version 1).
 
@@ -26,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from .._defaults import LOW_FIDELITY
-from . import figures, whitebox
+from .._defaults import LOW_FIDELITY, MAX_MATRIX_CLASSES
+from . import figures, views, whitebox
 from ._output import check_output_directory
 from ._templates import environment
+from ._verdict import budget_entry, interval_label
 
 __all__ = [
     "LOW_FIDELITY",
@@ -142,12 +144,17 @@ def _render_figures(report: Any) -> dict[str, Any]:
         "Points are the estimates on the report's rows, bars their 95% percentile bootstrap "
         "intervals. Fidelity is the share of rows where a student predicts the teacher's class.",
     )
+    many = len(report.class_names) > MAX_MATRIX_CLASSES
     add(
         "agreement_matrices",
         partial(figures.agreement_matrices, report),
         "agreement_matrices.png",
-        "Agreement matrices",
-        "Rows: the class the teacher predicts; columns: the class the student predicts. "
+        "Most frequent disagreements" if many else "Agreement matrices",
+        f"With {len(report.class_names)} classes a matrix is unreadable: each bar is one "
+        "disagreement (the teacher's class → the student's class) and its count of rows; "
+        "the full matrices are in metrics.json."
+        if many
+        else "Rows: the class the teacher predicts; columns: the class the student predicts. "
         "Off-diagonal cells are disagreements.",
     )
     add(
@@ -177,6 +184,8 @@ def _render_figures(report: Any) -> dict[str, Any]:
         "student of the same kind trained on the true labels only, with 95% bootstrap "
         "intervals; the ten largest differences per student.",
     )
+    for spec in views.figure_specs(report):  # issue 13: where not to trust the students
+        add(*spec)
     names, classes = report.feature_names, report.class_names
     for i, (name, result) in enumerate(report.students.items()):
         stem = f"student{i + 1}_{_slug(name)}"
@@ -258,8 +267,10 @@ def _student_context(
 
 
 def _coefficient_rows(result: Any, report: Any) -> dict[str, Any] | None:
-    """A ``"coefficients"`` view as table rows: every feature's coefficient (and odds
-    ratio when binary), largest |coefficient| first.
+    """A ``"coefficients"`` view as table rows: every feature's coefficient per unit of
+    the column (and odds ratio when binary) beside its coefficient per standard deviation
+    (``coef_standardized``, when the view has it), largest per-standard-deviation
+    |coefficient| first.
 
     Parameters
     ----------
@@ -271,8 +282,9 @@ def _coefficient_rows(result: Any, report: Any) -> dict[str, Any] | None:
     Returns
     -------
     dict or None
-        ``binary``, ``positive_class``, ``intercept``, ``rows``, ``nonzero``; None for any
-        other view.
+        ``binary``, ``positive_class``, ``intercept``, ``rows`` (``feature``,
+        ``coefficient`` per unit, ``odds_ratio``, ``per_sd``, ``scale``, or ``per_class``),
+        ``nonzero``, ``has_standardized``; None for any other view.
     """
     view = result.view or {"view": None}
     if view["view"] != "coefficients":
@@ -280,13 +292,22 @@ def _coefficient_rows(result: Any, report: Any) -> dict[str, Any] | None:
     coef = np.atleast_2d(np.asarray(view["coef"], dtype=float))
     intercept = np.atleast_1d(np.asarray(view["intercept"], dtype=float))
     binary = coef.shape[0] == 1
-    order = np.argsort(-np.abs(coef).max(axis=0), kind="stable")
+    has_standardized = view.get("coef_standardized") is not None
+    per_sd = (
+        np.atleast_2d(np.asarray(view["coef_standardized"], dtype=float))
+        if has_standardized
+        else coef
+    )
+    scale = np.asarray(view.get("x_scale", np.ones(coef.shape[1])), dtype=float)
+    order = np.argsort(-np.abs(per_sd).max(axis=0), kind="stable")
     rows = []
     for j in order:
         row: dict[str, Any] = {"feature": report.feature_names[j]}
         if binary:
             row["coefficient"] = float(coef[0, j])
             row["odds_ratio"] = float(np.exp(coef[0, j]))
+            row["per_sd"] = float(per_sd[0, j])
+            row["scale"] = float(scale[j])
         else:
             row["per_class"] = [float(v) for v in coef[:, j]]
         rows.append(row)
@@ -297,6 +318,7 @@ def _coefficient_rows(result: Any, report: Any) -> dict[str, Any] | None:
         "intercept": [float(v) for v in intercept],
         "rows": rows,
         "nonzero": int(np.count_nonzero(coef)),
+        "has_standardized": has_standardized,
     }
 
 
@@ -404,8 +426,13 @@ def _context(report: Any, metrics: dict[str, Any], rendered: dict[str, Any]) -> 
         "reproducibility": _reproducibility(report, metrics),
         "max_disagreements": MAX_DISAGREEMENTS_SHOWN,
         "low_fidelity": LOW_FIDELITY,
+        "budget": budget_entry(report.config or {}),
+        "interval_words": interval_label(
+            (report.config or {}).get("interval_kind"), (report.config or {}).get("n_refits")
+        ),
         "version": (metrics.get("versions") or {}).get("interpretable_kd", ""),
         "visible_rows": VISIBLE_ROWS,
+        "where": views.where_context(report, rendered, MAX_DISAGREEMENTS_SHOWN),
     }
 
 

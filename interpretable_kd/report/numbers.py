@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._defaults import LOW_FIDELITY
+from .._defaults import DEFAULT_PRESET, MIN_KAPPA, WORST_CLASS_FIDELITY
 from ..audit import ComparisonResult, StudentResult, compare
+from ..audit._where import where_summary
+from ._verdict import budget_entry, headline_entry, verdict_text
 from .writer import save_report
 
 __all__ = ["SCHEMA_VERSION", "DistillationReport", "StudentResult"]
@@ -53,18 +55,28 @@ class DistillationReport(ComparisonResult):
         feature_names: list[str] | None = None,
         class_names: list[str] | None = None,
         background: Any = None,
-        explain_rows: int = 200,
-        n_bootstrap: int = 1000,
+        explain_rows: int | None = None,
+        n_bootstrap: int | None = None,
         top_k: int = 5,
         outcome_students: Mapping[str, Any] | None = None,
         explain_method: str = "auto",
-        max_background: int = 100,
-        n_permutations: int = 2,
-        min_fidelity: float = LOW_FIDELITY,
+        max_background: int | None = None,
+        n_permutations: int | None = None,
+        min_fidelity: float = WORST_CLASS_FIDELITY,
         dataset_name: str = "data",
         images_shape: tuple[int, int] | None = None,
         config: Mapping[str, Any] | None = None,
         random_state: int = 0,
+        row_ids: Any = None,
+        X_display: Any = None,
+        segments: Any = None,
+        protected: list[str] | None = None,
+        preset: str = DEFAULT_PRESET,
+        n_explanations: int | None = None,
+        n_refits: int | None = None,
+        X_fit: Any = None,
+        y_fit: Any = None,
+        min_kappa: float = MIN_KAPPA,
     ) -> DistillationReport:
         """Compare ``teacher`` with each fitted student on held-out rows X (and labels y).
 
@@ -87,10 +99,11 @@ class DistillationReport(ComparisonResult):
         background : array-like or None
             Rows that "absent" features are drawn from when explaining (default: X);
             summarised to ``max_background`` rows.
-        explain_rows : int
-            How many rows of X (a seeded random sample) are explained.
-        n_bootstrap : int
-            Bootstrap resamples for every interval (0: no intervals).
+        explain_rows : int or None
+            How many rows of X (a seeded random sample) are explained; None: the
+            preset's.
+        n_bootstrap : int or None
+            Bootstrap resamples for every interval (0: no intervals); None: the preset's.
         top_k : int
             k of the top-k agreement metrics.
         outcome_students : mapping of str to object or None
@@ -100,11 +113,32 @@ class DistillationReport(ComparisonResult):
             Passed to :func:`~interpretable_kd.attributions.explain`. For the same cost a
             larger background lowers the explainer's noise more than more orderings do.
         min_fidelity : float
-            A ``LowFidelityWarning`` is issued for students below it.
+            Lowest fidelity on the teacher's worst-served class; below it (or below
+            ``min_kappa``) a student gets a ``LowFidelityWarning`` and ``verdict()``
+            calls it unfaithful, whatever its overall fidelity.
         dataset_name, images_shape, config
             Recorded in the report.
         random_state : int
             Seeds row sampling, bootstraps and explainers.
+        row_ids, X_display, segments, protected
+            Where not to trust the students: row ids of the disagreements, the rows in
+            the user's units, segment columns whose fidelity is measured, protected
+            columns; see :func:`~interpretable_kd.audit.compare`.
+        preset : {"quick", "standard", "thorough"}
+            The named budget (``interpretable_kd._defaults.PRESETS``, shared with the
+            command line) for every budget argument left None.
+        n_explanations : int >= 2 or None
+            Independent explanation runs of the teacher and of each student (the
+            agreement is teacher run a vs student run b; the noise floor teacher run a vs
+            teacher run b).
+        n_refits : int or None
+            Training runs of each student, the given one included: with ``X_fit``, each
+            student is refitted with other seeds and every interval covers refits x rows.
+        X_fit, y_fit : array-like or None
+            The students' training rows and labels (the teacher is never refitted).
+        min_kappa : float
+            Lowest Cohen's kappa between student and teacher decisions for a faithful
+            student.
 
         Returns
         -------
@@ -131,6 +165,16 @@ class DistillationReport(ComparisonResult):
             images_shape=images_shape,
             config=config,
             random_state=random_state,
+            row_ids=row_ids,
+            X_display=X_display,
+            segments=segments,
+            protected=protected,
+            preset=preset,
+            n_explanations=n_explanations,
+            n_refits=n_refits,
+            X_fit=X_fit,
+            y_fit=y_fit,
+            min_kappa=min_kappa,
             owner="DistillationReport.from_models",
             stacklevel=3,
         )
@@ -160,8 +204,11 @@ class DistillationReport(ComparisonResult):
         Returns
         -------
         DataFrame
-            One row per model (the teacher first): accuracy and CI, fidelity and CI, KL, JS,
-            TV, calibration, attribution agreement, parameters.
+            One row per model (the teacher first): accuracy and CI, fidelity and CI, the
+            headline numbers that cannot hide a class (``majority_baseline``, ``kappa``,
+            ``balanced_fidelity``, ``worst_class`` and ``worst_class_fidelity``, each
+            with its interval, and ``interval_kind``), KL, JS, TV, calibration,
+            attribution agreement, parameters.
         """
         rows = []
         teacher = {"model": "teacher", "kind": self.teacher["kind"]}
@@ -187,6 +234,24 @@ class DistillationReport(ComparisonResult):
                 "fidelity": result.fidelity,
                 "fidelity_low": result.fidelity_ci[0],
                 "fidelity_high": result.fidelity_ci[1],
+            }
+            head = result.headline or {}
+            if head:
+                row |= {
+                    "majority_baseline": head["majority_baseline"],
+                    "kappa": head["kappa"],
+                    "kappa_low": head["kappa_ci"][0],
+                    "kappa_high": head["kappa_ci"][1],
+                    "balanced_fidelity": head["balanced_fidelity"],
+                    "balanced_fidelity_low": head["balanced_fidelity_ci"][0],
+                    "balanced_fidelity_high": head["balanced_fidelity_ci"][1],
+                    "worst_class": head["worst_class"],
+                    "worst_class_fidelity": head["worst_class_fidelity"],
+                    "worst_class_fidelity_low": head["worst_class_fidelity_ci"][0],
+                    "worst_class_fidelity_high": head["worst_class_fidelity_ci"][1],
+                    "interval_kind": head["interval_kind"],
+                }
+            row |= {
                 "kl_divergence": result.kl_divergence,
                 "js_distance": result.js_distance,
                 "total_variation": result.total_variation,
@@ -234,6 +299,7 @@ class DistillationReport(ComparisonResult):
                 "attribution": _attribution_entry(r, self.top_k),
                 "complexity": r.complexity,
             }
+            entry |= headline_entry(r, self.config)
             if r.outcome is not None:
                 entry["distill_and_compare"] = _outcome_entry(r.outcome)
             students[name] = entry
@@ -262,13 +328,20 @@ class DistillationReport(ComparisonResult):
                     name: int((self.disagreements["student"] == name).sum())
                     for name in self.students
                 },
+                "budget": budget_entry(self.config),
                 "config": self.config,
                 "versions": self.versions,
+                "where": where_summary(self.where),
             }
         )
 
     def verdict(self, name: str) -> str:
         """A plain-language sentence about one student, for the report's summary.
+
+        Faithful or not is decided by the worst class's fidelity and Cohen's kappa
+        (thresholds ``config["min_worst_class_fidelity"]`` and ``config["min_kappa"]``),
+        never by overall fidelity alone; "uses the teacher's features" only when the
+        agreement interval overlaps the explainer's noise floor.
 
         Parameters
         ----------
@@ -278,28 +351,12 @@ class DistillationReport(ComparisonResult):
         Returns
         -------
         str
-            Fidelity with its interval, attribution agreement and the accuracy gap.
+            Starts with "is faithful" or "is not faithful", then fidelity with its
+            interval and interval kind, the majority baseline, kappa, the worst class
+            (binary: the teacher's positive class in words), attribution agreement against
+            the floor and the accuracy gap.
         """
-        r = self.students[name]
-        low, high = r.fidelity_ci
-        text = (
-            f"agrees with the teacher on {100 * r.fidelity:.1f}% "
-            f"(95% CI {100 * low:.1f}–{100 * high:.1f}) of test rows"
-        )
-        if r.agreement is not None:
-            share = r.agreement["feature_agreement"]["mean"]
-            text += (
-                f" and shares on average {100 * share:.0f}% of the teacher's top-{self.top_k} "
-                "features per row"
-            )
-        elif not self.teacher["attributions_available"]:
-            text += "; the teacher is known only by its scores, so its features cannot be compared"
-        if r.accuracy is not None and "accuracy" in self.teacher:
-            gap = 100 * (r.accuracy - self.teacher["accuracy"])
-            text += (
-                f"; its accuracy is {100 * r.accuracy:.1f}% ({gap:+.1f} points against the teacher)"
-            )
-        return text + "."
+        return verdict_text(self, self.students[name])
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``index.html``, ``figures/*.png`` and ``metrics.json`` atomically.

@@ -28,6 +28,7 @@ __all__ = [
     "DRAWINGS",
     "MAX_TREE_LEVELS",
     "WhiteboxFigure",
+    "additive_shapes",
     "logistic_coefficients",
     "mlp_hidden_weights",
     "soft_tree_diagram",
@@ -174,6 +175,129 @@ def mlp_hidden_weights(
     return fig
 
 
+def _group_shape(
+    shapes: Any, members: Sequence[str], output: str
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """The student's shape of one group for one output: ``("numeric", knots, values)``
+    for a single feature; for a one-hot group ``("categorical", categories, values)``,
+    the group's total when a row is in each category (its column at its largest value,
+    the others at their smallest)."""
+    rows = shapes[shapes["class"].astype(str) == output]
+    if len(members) == 1:
+        one = rows[rows["feature"] == members[0]]
+        return "numeric", one["x"].to_numpy(float), one["contribution"].to_numpy(float)
+    low, high = {}, {}
+    for member in members:
+        one = rows[rows["feature"] == member].sort_values("x")
+        values = one["contribution"].to_numpy(float)
+        low[member] = values[0] if values.size else 0.0
+        high[member] = values[-1] if values.size else 0.0
+    totals = [high[c] + sum(low[m] for m in members if m != c) for c in members]
+    return "categorical", np.array([m.split("=", 1)[1] for m in members]), np.array(totals)
+
+
+def additive_shapes(
+    result: Any, feature_names: Sequence[str], class_names: Sequence[str], top: int = 9
+) -> Figure:
+    """The additive student's shape functions of its most important features (one-hot
+    groups as one bar chart each), the teacher's partial dependence beside each.
+
+    For more than two classes each panel shows the class whose shape varies most, as a
+    centred logit (``f_k - mean_c f_c``), the teacher's on the same scale.
+
+    Parameters
+    ----------
+    result : StudentResult
+        A student whose view is ``"additive"``: ``groups``, ``shapes``, ``importances``,
+        ``outputs``, ``interactions`` and, when the comparison could compute it,
+        ``teacher_partial_dependence`` (group label -> ``x``, ``values``).
+    feature_names, class_names : sequence of str
+        Display names (class names label the panels).
+    top : int
+        Panels drawn at most.
+
+    Returns
+    -------
+    Figure
+        One panel per group, most important first.
+    """
+    view = view_of(result)
+    shapes = view["shapes"]
+    outputs = [str(o) for o in view["outputs"]]
+    importance = dict(
+        zip(view["importances"]["term"], view["importances"]["importance"], strict=True)
+    )
+    groups = sorted(view["groups"], key=lambda g: -sum(importance.get(m, 0.0) for m in g[1]))
+    groups = groups[:top]
+    teacher = view.get("teacher_partial_dependence") or {}
+    columns = min(3, max(len(groups), 1))
+    rows_n = max(1, math.ceil(len(groups) / columns))
+    fig = _figure(4.0 * columns, 2.8 * rows_n + 0.9)
+    with _styled(fig):
+        axes = np.atleast_1d(fig.subplots(rows_n, columns, squeeze=False)).ravel()
+        for ax, (name, members) in zip(axes, groups, strict=False):
+            drawn = [_group_shape(shapes, members, o) for o in outputs]
+            if len(outputs) > 1:  # centred logits: f_k - mean_c f_c
+                mean = np.mean([d[2] for d in drawn], axis=0)
+                drawn = [(k, x, v - mean) for k, x, v in drawn]
+            pick = int(np.argmax([np.ptp(d[2]) if d[2].size else 0.0 for d in drawn]))
+            kind, x, values = drawn[pick]
+            pd_entry = teacher.get(name)
+            if kind == "categorical":
+                where = np.arange(len(x))
+                width = 0.4 if pd_entry is not None else 0.7
+                ax.bar(
+                    where - (width / 2 if pd_entry else 0),
+                    values,
+                    width,
+                    color=POSITIVE,
+                    label="student",
+                )
+                if pd_entry is not None:
+                    ax.bar(
+                        where + width / 2,
+                        np.asarray(pd_entry["values"])[:, pick],
+                        width,
+                        color="#000000",
+                        alpha=0.55,
+                        label="teacher PD",
+                    )
+                ax.set_xticks(where, [label(c, 14) for c in x], rotation=30, ha="right")
+                ax.axhline(0, color="black", linewidth=0.6)
+            else:
+                ax.plot(x, values, color=POSITIVE, linewidth=1.8, label="student")
+                if pd_entry is not None:
+                    ax.plot(
+                        pd_entry["x"],
+                        np.asarray(pd_entry["values"])[:, pick],
+                        "--o",
+                        color="#000000",
+                        markersize=2.5,
+                        linewidth=1.0,
+                        label="teacher PD",
+                    )
+                ax.set_xlabel(label(name, 34))
+            title = label(name, 30)
+            if len(outputs) > 1:
+                title += f" (class {label(outputs[pick], 12)})"
+            ax.set_title(title, fontsize=9)
+            ax.grid(color="#eeeeee", linewidth=0.6)
+        for ax in axes[len(groups) :]:
+            ax.set_visible(False)
+        if len(axes) and groups:
+            axes[0].legend(fontsize=7, loc="best")
+        pairs = [p["features"] for p in view.get("interactions", [])]
+        shown = "; ".join(" × ".join(label(n, 14) for n in p) for p in pairs[:3])
+        more = f" and {len(pairs) - 3} more" if len(pairs) > 3 else ""
+        scale = "log-odds of " + label(outputs[0], 20) if len(outputs) == 1 else "centred logit"
+        fig.suptitle(
+            f"{label(result.name, 30)}: shape functions ({scale}); teacher partial "
+            "dependence dashed" + (f"\npair terms: {shown}{more}" if pairs else ""),
+            fontsize=10,
+        )
+    return fig
+
+
 # --------------------------------------------------------------------------- dispatch
 #: ``draw(result, feature_names, class_names, images_shape)`` -> Figure or None.
 Drawing = Callable[[Any, Sequence[str], Sequence[str], "tuple[int, int] | None"], "Figure | None"]
@@ -257,6 +381,18 @@ DRAWINGS: dict[str, tuple[WhiteboxFigure, ...]] = {
             "Node filters as images",
             "Each inner node's effective weights drawn on the image grid.",
             _draw_filters,
+        ),
+    ),
+    "additive": (
+        WhiteboxFigure(
+            "whitebox",
+            "shapes",
+            "Shape functions",
+            "Each panel: how one feature (or one categorical column's categories) moves the "
+            "student's log-odds, centred on the training rows; dashed: the teacher's partial "
+            "dependence on the held-out rows, centred. Where the two part, the student does "
+            "not follow the teacher.",
+            lambda result, names, classes, shape: additive_shapes(result, names, classes),
         ),
     ),
     "hidden_weights": (

@@ -1,7 +1,29 @@
 """The soft decision tree's network: parameters, the level-by-level forward pass in log
 space, and the balancing penalty (Frosst and Hinton, 2017).
 
-The model and the penalty are described in :mod:`interpretable_kd.students.soft_tree`.
+The model is described in :mod:`interpretable_kd.students.soft_tree`.
+
+C is the balancing penalty of the paper:
+
+    C = - penalty_strength * sum_i 2^(-depth_i) * 1/2 * [log a_i + log(1 - a_i)]
+
+where ``a_i = sum_x P_i(x) p_i(x) / sum_x P_i(x)`` is the path-weighted share of the batch
+that node i sends right (P_i(x): the probability of reaching node i). C is smallest, with
+zero gradient, at a_i = 1/2: it pushes each node to use both of its subtrees. Deeper
+nodes see fewer rows per batch, so the paper smooths a_i with an exponentially decaying
+running average whose time window grows with depth. Here the window at depth k is
+``2^k / (1 - penalty_decay)`` batches: the decay factor is
+
+    gamma_k = 1 - (1 - penalty_decay) * 2^(-k)
+
+so a node at depth k averages over about as many rows as the root does over
+``1 / (1 - penalty_decay)`` batches (with ``penalty_decay=0``, the root uses its batch
+alone). Until a node has seen a full window, the average is the plain mean of the batches
+so far (weight ``max(1 - gamma_k, 1 / t)`` on batch t), so the starting value does not
+linger. The penalty's value, and the slope that multiplies the batch's gradient, are
+taken at the smoothed share; the gradient flows through the current batch's share with
+weight 1 (not 1 - gamma_k), so ``penalty_decay`` changes how noisy the penalty is, not how
+strong it is.
 """
 
 from __future__ import annotations
@@ -13,7 +35,7 @@ import torch.nn.functional as F
 
 from ..losses import log_soften
 
-__all__ = ["_SoftTreeModule", "balancing_penalty", "right_share"]
+__all__ = ["_SoftTreeModule", "balancing_penalty", "right_share", "smoothed_penalty"]
 
 # Shares closer than this to 0 or 1 are clipped before the balancing penalty's logarithm.
 _SHARE_EPS = 1e-6
@@ -176,3 +198,34 @@ def right_share(log_reach: torch.Tensor, log_right: torch.Tensor) -> torch.Tenso
     """
     log_share = torch.logsumexp(log_reach + log_right, dim=0) - torch.logsumexp(log_reach, dim=0)
     return log_share.exp()
+
+
+def smoothed_penalty(
+    module: _SoftTreeModule, log_reach: torch.Tensor, log_right: torch.Tensor, strength: float
+) -> torch.Tensor:
+    """The balancing penalty C at the running-average right shares (module docstring);
+    updates the module's running averages in place.
+
+    Parameters
+    ----------
+    module : _SoftTreeModule
+        The network (its ``right_share_average``, ``penalty_steps``, ``penalty_decays``
+        and ``penalty_depth_weights``).
+    log_reach, log_right : Tensor of shape (n_samples, n_inner)
+        log P_i(x) and log p_i(x) of the batch.
+    strength : float
+        lambda >= 0.
+
+    Returns
+    -------
+    Tensor
+        The scalar penalty; its gradient flows through the batch's shares.
+    """
+    batch_share = right_share(log_reach, log_right)
+    with torch.no_grad():
+        module.penalty_steps += 1
+        new_weight = torch.clamp(1.0 - module.penalty_decays, min=1.0 / float(module.penalty_steps))
+        smoothed = new_weight * batch_share + (1.0 - new_weight) * module.right_share_average
+        module.right_share_average.copy_(smoothed)
+    share = batch_share + (smoothed - batch_share).detach()
+    return balancing_penalty(share, module.penalty_depth_weights, strength)

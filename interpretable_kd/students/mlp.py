@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._defaults import BATCH_SIZE, MAX_EPOCHS, N_ITER_NO_CHANGE, N_JOBS
 from .._training import TorchClassifier
 from .._validation import check_choice, check_fitted, check_number
 
@@ -23,8 +24,11 @@ class ShallowMLPClassifier(TorchClassifier):
         activation: "relu", "tanh" or "gelu".
         dropout: dropout rate on the hidden layer, in [0, 1).
         max_epochs, batch_size, learning_rate, weight_decay, early_stopping,
-        validation_fraction, n_iter_no_change, tol, random_state, verbose, device:
-            the shared training loop's settings (see ``TorchClassifier``).
+        validation_fraction, n_iter_no_change, tol, random_state, verbose, device,
+        n_jobs: the shared training loop's settings (see ``TorchClassifier``);
+            ``max_epochs``, ``batch_size`` and ``n_iter_no_change`` default to "auto"
+            (chosen from the number of rows), ``n_jobs`` to None (the library's
+            thread rule).
 
     Attributes:
         hidden_weights_: array (hidden_units, n_features), the first layer's weights:
@@ -38,17 +42,18 @@ class ShallowMLPClassifier(TorchClassifier):
         hidden_units: int = 16,
         activation: str = "relu",
         dropout: float = 0.0,
-        max_epochs: int = 200,
-        batch_size: int = 128,
+        max_epochs: int | str = MAX_EPOCHS,
+        batch_size: int | str = BATCH_SIZE,
         learning_rate: float = 0.01,
         weight_decay: float = 1e-4,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int | str = N_ITER_NO_CHANGE,
         tol: float = 1e-4,
         random_state: Any = None,
         verbose: bool = False,
         device: str = "cpu",
+        n_jobs: int | None = N_JOBS,
     ) -> None:
         self.hidden_units = hidden_units
         self.activation = activation
@@ -64,6 +69,7 @@ class ShallowMLPClassifier(TorchClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
         owner = type(self).__name__

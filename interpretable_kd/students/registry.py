@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .additive import AdditiveClassifier
 from .logistic import SoftLogisticRegression
 from .mlp import ShallowMLPClassifier
 from .soft_tree import SoftDecisionTreeClassifier
@@ -146,3 +147,4 @@ register(StudentKind("mlp", "shallow_mlp", "shallow MLP", ShallowMLPClassifier))
 register(
     StudentKind("tree", "soft_decision_tree", "soft tree", SoftDecisionTreeClassifier, {"depth": 4})
 )
+register(StudentKind("additive", "additive_model", "additive model", AdditiveClassifier))

@@ -35,27 +35,14 @@ the same temperature as the teacher (``softmax(phi_l / T)``), exactly as the stu
 logits are in Hinton et al. (2015); the branch probabilities are decisions, not class
 scores, and are never softened.
 
-C is the balancing penalty of the paper:
+C is the paper's balancing penalty, smoothed over batches by a running average whose
+window grows with depth (``penalty_strength``, ``penalty_decay``): see
+:mod:`~interpretable_kd.students._soft_tree_module`.
 
-    C = - penalty_strength * sum_i 2^(-depth_i) * 1/2 * [log a_i + log(1 - a_i)]
-
-where ``a_i = sum_x P_i(x) p_i(x) / sum_x P_i(x)`` is the path-weighted share of the batch
-that node i sends right (P_i(x): the probability of reaching node i). C is smallest, with
-zero gradient, at a_i = 1/2: it pushes each node to use both of its subtrees. Deeper
-nodes see fewer rows per batch, so the paper smooths a_i with an exponentially decaying
-running average whose time window grows with depth. Here the window at depth k is
-``2^k / (1 - penalty_decay)`` batches: the decay factor is
-
-    gamma_k = 1 - (1 - penalty_decay) * 2^(-k)
-
-so a node at depth k averages over about as many rows as the root does over
-``1 / (1 - penalty_decay)`` batches (with ``penalty_decay=0``, the root uses its batch
-alone). Until a node has seen a full window, the average is the plain mean of the batches
-so far (weight ``max(1 - gamma_k, 1 / t)`` on batch t), so the starting value does not
-linger. The penalty's value, and the slope that multiplies the batch's gradient, are
-taken at the smoothed share; the gradient flows through the current batch's share with
-weight 1 (not 1 - gamma_k), so ``penalty_decay`` changes how noisy the penalty is, not how
-strong it is.
+How a fit starts (``init``), how the weights are chosen (validation fidelity), the hard
+path and the readers in the original units: see the class docstring,
+:mod:`~interpretable_kd.students._soft_tree_init` and
+:mod:`~interpretable_kd.students._soft_tree_rules`.
 """
 
 from __future__ import annotations
@@ -65,12 +52,26 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._defaults import (
+    BATCH_SIZE,
+    MAX_EPOCHS,
+    N_ITER_NO_CHANGE,
+    SOFT_TREE_MAX_FEATURES_PER_NODE,
+)
 from .._training import Targets, TorchClassifier, batched_inference
-from .._validation import check_choice, check_fitted, check_number, check_X
-from ..exceptions import ParameterError
-from ..losses import mixture_log_proba, soft_tree_kd_loss
+from .._validation import check_fitted, check_X
+from . import _soft_tree_fit as fitting
+from . import _soft_tree_rules as rules
 from . import _soft_tree_views as views
-from ._soft_tree_module import _SoftTreeModule, balancing_penalty, right_share
+from ._soft_tree_init import assigned_leaf as _assigned_leaf
+from ._soft_tree_init import prediction_log_proba as _prediction_log_proba
+from ._soft_tree_init import tree_loss as _tree_loss
+from ._soft_tree_module import (
+    _SoftTreeModule,
+    balancing_penalty,
+    right_share,
+    smoothed_penalty,
+)
 from ._soft_tree_views import DecisionStep, FeatureContribution
 
 __all__ = [
@@ -83,7 +84,8 @@ __all__ = [
 
 MAX_DEPTH = 16
 LOSSES = ("paper", "mixture")
-PREDICTIONS = ("max_path", "mixture")
+PREDICTIONS = ("hard_path", "max_path", "mixture")
+INITS = ("cart", "random")
 # Rows x leaves x classes kept in memory at once when predicting with a large tree.
 _CHUNK_ELEMENTS = 1 << 24
 
@@ -94,11 +96,32 @@ class SoftDecisionTreeClassifier(TorchClassifier):
 
     Read the module docstring for the model, the losses and the balancing penalty. Train
     on labels with :meth:`fit`, or on a teacher through
-    :class:`~interpretable_kd.DistilledClassifier`. Scale the features first (for example
-    with ``StandardScaler``): every node is a linear filter of the raw inputs.
+    :class:`~interpretable_kd.DistilledClassifier`. Columns may be on any scale: the
+    network sees standardised rows ``z = (x - x_mean_) / x_scale_``, and every reader
+    (:attr:`node_weights_`, :meth:`node_table`, :meth:`explain`, :meth:`to_text`,
+    :meth:`to_rules`) is in the original units.
+
+    How a fit runs (defaults): the shared loop's validation split is drawn; a CART of
+    the same depth is fitted on the training part's reference labels (the teacher's
+    argmax, or the labels) and laid onto the tree (``init="cart"``,
+    :mod:`~interpretable_kd.students._soft_tree_init`: it then predicts exactly what the
+    CART predicts); every weight is fine-tuned with the distillation objective; each
+    split is then pruned to its 5 largest weights (on standardised columns) and
+    fine-tuned again with the others held at 0, and 10 if 5 costs more than 1 point of
+    validation fidelity, else the splits stay dense (``max_features_per_node="auto"``).
+    The weights kept are those with the lowest validation score
+    (:meth:`_validation_score`: the share of held-out rows where the tree's
+    ``prediction`` disagrees with the teacher, the loss breaking ties), the CART start
+    included, so the fitted tree is never less faithful on the held-out rows than the
+    CART it started from (:func:`~._soft_tree_fit.initialise_and_train`).
 
     Args:
         depth: d, 1 <= d <= 16: 2^d - 1 inner nodes and 2^d leaves.
+        init: "cart" (start from a CART of depth d on the teacher's labels, see above) or
+            "random" (small random weights, as in the paper).
+        max_features_per_node: "auto" (above), an int k (every split keeps its k largest
+            weights, on standardised columns, after the dense fine-tuning and is
+            fine-tuned again) or None (dense oblique splits).
         inverse_temperature: beta > 0 in ``p_i(x) = sigmoid(beta * (w_i . x + b_i))``; the
             starting value when ``learn_inverse_temperature`` is True. Larger values give
             harder decisions.
@@ -110,59 +133,80 @@ class SoftDecisionTreeClassifier(TorchClassifier):
             window of ``2^k / (1 - penalty_decay)`` batches.
         loss: "paper" (path-probability-weighted leaf cross-entropy, as in the paper) or
             "mixture" (cross-entropy of ``sum_l P_l(x) Q_l``).
-        prediction: "max_path" (the distribution of the single leaf with the highest path
-            probability: the paper's explainable decision) or "mixture"
-            (``sum_l P_l(x) Q_l``). ``predict_proba`` and ``predict`` follow it.
+        prediction: "hard_path" (at every node the more probable branch, down to one
+            leaf: the tree read as rules, :meth:`to_rules`), "max_path" (the leaf with the
+            highest path probability, the paper's explainable decision; the same leaf as
+            "hard_path" unless a row sits near several thresholds) or "mixture"
+            (``sum_l P_l(x) Q_l``). ``predict_proba``, ``predict``, the validation score
+            and the leaf statistics follow it.
         max_epochs, batch_size, learning_rate, weight_decay, early_stopping,
-        validation_fraction, n_iter_no_change, tol, random_state, verbose, device:
+        validation_fraction, n_iter_no_change, tol, random_state, verbose, device, n_jobs:
             the shared training loop's settings (see ``TorchClassifier``).
 
     Attributes:
         n_leaves_: 2^depth.
-        node_weights_: array (n_inner, n_features), the effective filters ``beta * w_i``.
-        node_biases_: array (n_inner,), ``beta * b_i``; node i goes right with probability
-            ``sigmoid(node_weights_[i] . x + node_biases_[i])``.
+        node_weights_: array (n_inner, n_features), the effective filters in the original
+            units; node i goes right with probability
+            ``sigmoid(node_weights_[i] . x + node_biases_[i])`` for a raw row x.
+        node_biases_: array (n_inner,), in the original units.
+        node_weights_standardized_, node_biases_standardized_: the same on standardised
+            columns, ``beta * w_i`` and ``beta * b_i`` (what the network holds; compare
+            the sizes of these weights, not of the raw ones).
         leaf_distributions_: array (n_leaves, n_classes), ``softmax(phi_l)``.
         inverse_temperature_: the (fixed or learned) beta.
-        node_reach_: array (n_inner,), the share of training rows whose most probable path
-            passes through each inner node (recorded at the end of fit).
+        node_reach_: array (n_inner,), the share of training rows whose leaf (as
+            ``prediction`` assigns it) lies below each inner node.
         node_mean_path_probability_: array (n_inner,), the mean over training rows of the
             probability of reaching each node.
-        leaf_counts_: array (n_leaves,), how many training rows have each leaf as their
-            most probable leaf.
+        leaf_counts_: array (n_leaves,), training rows assigned to each leaf.
         leaf_mean_path_probability_: array (n_leaves,), the mean over training rows of
             each leaf's path probability.
-        classes_, n_features_in_, feature_names_in_, module_, history_, n_iter_,
-        best_epoch_: as for every student.
+        node_class_counts_, leaf_class_counts_: arrays (n_inner, n_classes) and
+            (n_leaves, n_classes): the reference labels (teacher's argmax, or labels) of
+            the training rows below each node and in each leaf.
+        selection_: dict, how the weights were chosen: ``init``, ``init_validation_score``
+            and ``init_validation_fidelity`` (the start), ``dense_validation_fidelity``
+            (after the dense fine-tuning: the fidelity before pruning),
+            ``sparse_validation_fidelity`` ({k: fidelity after pruning to k features and
+            fine-tuning}), ``chosen_validation_score`` / ``chosen_validation_fidelity``
+            and ``chosen`` ("init", "dense", "pruned" or "trained"); None scores without
+            a validation split.
+        classes_, n_features_in_, feature_names_in_, x_mean_, x_scale_, module_, history_,
+        n_iter_, best_epoch_: as for every student.
 
     Examples:
         >>> tree = SoftDecisionTreeClassifier(depth=3, random_state=0).fit(X, y)
-        >>> tree.explain(X[0])  # the decisions behind the first row's prediction
+        >>> tree.to_rules(X)  # one IF ... THEN rule per leaf, with coverage
     """
 
     def __init__(
         self,
         *,
         depth: int = 4,
+        init: str = "cart",
+        max_features_per_node: int | str | None = SOFT_TREE_MAX_FEATURES_PER_NODE,
         inverse_temperature: float = 1.0,
         learn_inverse_temperature: bool = False,
         penalty_strength: float = 1e-2,
         penalty_decay: float = 0.0,
         loss: str = "paper",
-        prediction: str = "max_path",
-        max_epochs: int = 200,
-        batch_size: int = 128,
+        prediction: str = "hard_path",
+        max_epochs: int | str = MAX_EPOCHS,
+        batch_size: int | str = BATCH_SIZE,
         learning_rate: float = 0.01,
         weight_decay: float = 0.0,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int | str = N_ITER_NO_CHANGE,
         tol: float = 1e-4,
         random_state: Any = None,
         verbose: bool = False,
         device: str = "cpu",
+        n_jobs: int | None = None,
     ) -> None:
         self.depth = depth
+        self.init = init
+        self.max_features_per_node = max_features_per_node
         self.inverse_temperature = inverse_temperature
         self.learn_inverse_temperature = learn_inverse_temperature
         self.penalty_strength = penalty_strength
@@ -180,28 +224,11 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ shared-loop hooks
     def _check_params(self) -> None:
-        owner = type(self).__name__
-        depth = check_number(self.depth, "depth", owner, integer=True)
-        if not 1 <= depth <= MAX_DEPTH:
-            raise ParameterError(
-                f"The 'depth' parameter of {owner} must be an int in the range "
-                f"[1, {MAX_DEPTH}]. Got {self.depth!r} instead. A tree of depth d has 2^d "
-                f"leaves (depth {MAX_DEPTH}: {2**MAX_DEPTH:,}); a tree that someone reads "
-                "rarely needs more than 8."
-            )
-        check_number(
-            self.inverse_temperature, "inverse_temperature", owner, low=0.0, closed="neither"
-        )
-        check_choice(
-            self.learn_inverse_temperature, "learn_inverse_temperature", owner, [True, False]
-        )
-        check_number(self.penalty_strength, "penalty_strength", owner, low=0.0)
-        check_number(self.penalty_decay, "penalty_decay", owner, low=0.0, high=1.0, closed="left")
-        check_choice(self.loss, "loss", owner, list(LOSSES))
-        check_choice(self.prediction, "prediction", owner, list(PREDICTIONS))
+        fitting.check_params(self, MAX_DEPTH, INITS, LOSSES, PREDICTIONS)
 
     def _build_module(self, n_features: int, n_classes: int) -> torch.nn.Module:
         return _SoftTreeModule(
@@ -225,21 +252,55 @@ class SoftDecisionTreeClassifier(TorchClassifier):
     def _smoothed_penalty(
         self, module: Any, log_reach: torch.Tensor, log_right: torch.Tensor
     ) -> torch.Tensor:
-        """The balancing penalty at the running-average right shares (module docstring);
-        updates the running averages."""
-        batch_share = right_share(log_reach, log_right)
-        with torch.no_grad():
-            module.penalty_steps += 1
-            new_weight = torch.clamp(
-                1.0 - module.penalty_decays, min=1.0 / float(module.penalty_steps)
-            )
-            smoothed = new_weight * batch_share + (1.0 - new_weight) * module.right_share_average
-            module.right_share_average.copy_(smoothed)
-        share = batch_share + (smoothed - batch_share).detach()
-        return balancing_penalty(share, module.penalty_depth_weights, float(self.penalty_strength))
+        """The balancing penalty at the running-average right shares; updates them
+        (:func:`~._soft_tree_module.smoothed_penalty`)."""
+        return smoothed_penalty(module, log_reach, log_right, float(self.penalty_strength))
+
+    def _after_step(self, module: torch.nn.Module, optimizer: torch.optim.Adam) -> None:
+        """In the sparse fine-tuning, hold the pruned weights at 0."""
+        mask = self.__dict__.get("_support_mask")
+        if mask is not None:
+            with torch.no_grad():
+                module.inner.weight.mul_(mask)  # type: ignore[union-attr, operator]
 
     def _eval_logits(self, module: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
         return _prediction_log_proba(module, X, self.prediction)
+
+    def _validation_score(
+        self, module: torch.nn.Module, X_valid: torch.Tensor, targets_valid: Targets
+    ) -> float:
+        """Share of held-out rows where ``prediction`` disagrees with the reference class
+        (the teacher's argmax, else the label), plus the loss as a tie-breaker:
+        ``score = d + 0.5 * L / (1 + L) / n_valid``, which never outweighs one row of
+        disagreement d. Lower is better (see :func:`~._soft_tree_fit.validation_score`).
+        """
+        return fitting.validation_score(self, module, X_valid, targets_valid)[0]
+
+    def _split(
+        self, n_samples: int, targets: Targets, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The validation split of this fit, drawn once (by :meth:`_run_epochs`) so that
+        the initialisation and the loop use the same rows."""
+        fixed = self.__dict__.get("_fixed_split")
+        if fixed is not None:
+            return fixed
+        return super()._split(n_samples, targets, rng)
+
+    def _run_epochs(
+        self,
+        module: torch.nn.Module,
+        X: np.ndarray,
+        targets: Targets,
+        seed: int,
+        max_epochs: int,
+        device: torch.device,
+    ) -> tuple[list[dict[str, float]], int]:
+        """Initialise (on the training part of the split only), fine-tune with the shared
+        loop, then keep the initial weights when they score better on the held-out rows
+        (:func:`~._soft_tree_fit.initialise_and_train`)."""
+        return fitting.initialise_and_train(
+            self, module, X, targets, seed, max_epochs, device, super()._run_epochs
+        )
 
     def _train(
         self,
@@ -250,8 +311,15 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         max_epochs: int,
         reset: bool,
     ) -> SoftDecisionTreeClassifier:
-        super()._train(X, classes, targets, max_epochs=max_epochs, reset=reset)
-        self._record_reach(X)
+        self._fresh_fit = reset
+        try:
+            super()._train(X, classes, targets, max_epochs=max_epochs, reset=reset)
+        finally:
+            self._fresh_fit = False
+        selection = self.__dict__.pop("_selection", None)
+        if selection is not None:
+            self.selection_ = selection
+        fitting.record_statistics(self, X, targets)
         return self
 
     def _expected_failed_checks(self) -> dict[str, str]:
@@ -265,16 +333,24 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         return int(2**self.module_.depth)
 
     @property
-    def node_weights_(self) -> np.ndarray:
+    def node_weights_standardized_(self) -> np.ndarray:
         check_fitted(self, "module_")
         beta = self.module_.log_inverse_temperature.exp()
         return (self.module_.inner.weight * beta).detach().double().cpu().numpy()
 
     @property
-    def node_biases_(self) -> np.ndarray:
+    def node_biases_standardized_(self) -> np.ndarray:
         check_fitted(self, "module_")
         beta = self.module_.log_inverse_temperature.exp()
         return (self.module_.inner.bias * beta).detach().double().cpu().numpy()
+
+    @property
+    def node_weights_(self) -> np.ndarray:
+        return rules.raw_weights(self)[0]
+
+    @property
+    def node_biases_(self) -> np.ndarray:
+        return rules.raw_weights(self)[1]
 
     @property
     def leaf_distributions_(self) -> np.ndarray:
@@ -298,14 +374,19 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         Returns
         -------
         dict
-            ``parameters`` (trainable parameters), ``depth`` (d), ``leaves`` (2^d) and,
-            when X is given, ``mean_max_path_probability`` (see
-            :meth:`mean_max_path_probability`: 1 for a hard tree).
+            ``parameters`` (trainable parameters), ``depth`` (d), ``leaves`` (2^d),
+            ``max_features_per_node`` (most non-zero weights of one split),
+            ``nonzero_weights`` (over all splits) and, when X is given,
+            ``mean_max_path_probability`` (see :meth:`mean_max_path_probability`: 1 for
+            a hard tree).
         """
+        nonzero = np.count_nonzero(self.node_weights_standardized_, axis=1)
         out: dict[str, Any] = {
             "parameters": int(self.n_parameters_),
             "depth": int(self.depth),
             "leaves": int(2**self.depth),
+            "max_features_per_node": int(nonzero.max(initial=0)),
+            "nonzero_weights": int(nonzero.sum()),
         }
         if X is not None:
             out["mean_max_path_probability"] = float(self.mean_max_path_probability(X))
@@ -319,6 +400,24 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         log_leaf, _ = self._log_paths(X)
         return np.exp(log_leaf)
 
+    def apply(self, X: Any) -> np.ndarray:
+        """The leaf that ``prediction`` assigns to each row, int64 array (n_samples,).
+
+        For "hard_path" the leaf of the rule (:meth:`to_rules`) the row satisfies; for
+        "max_path" and "mixture" the leaf with the highest path probability.
+        """
+        check_fitted(self, "module_")
+        return self._apply_checked(check_X(self, X, reset=False))
+
+    def _apply_checked(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`apply` for checked raw rows."""
+        mode = self.prediction
+        parts = self._run_module(
+            self._standardise(X),
+            lambda m, x: _assigned_leaf(m, x, mode).cpu().numpy().astype(np.int64),
+        )
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
     def mean_max_path_probability(self, X: Any) -> float:
         """Mean over rows of the largest path probability: 1 for a tree whose every row
         follows a single path (a hard tree), 1 / n_leaves at the softest."""
@@ -328,7 +427,7 @@ class SoftDecisionTreeClassifier(TorchClassifier):
     def prediction_agreement(self, X: Any) -> float:
         """Share of rows where "max_path" and "mixture" prediction give the same class."""
         check_fitted(self, "module_")
-        X_arr = check_X(self, X, reset=False)
+        X_arr = self._standardise(check_X(self, X, reset=False))
         max_path = self._mode_log_proba(X_arr, "max_path").argmax(axis=1)
         mixture = self._mode_log_proba(X_arr, "mixture").argmax(axis=1)
         return float(np.mean(max_path == mixture)) if X_arr.shape[0] else float("nan")
@@ -337,6 +436,7 @@ class SoftDecisionTreeClassifier(TorchClassifier):
     node_table = views.node_table
     leaf_table = views.leaf_table
     to_text = views.to_text
+    to_rules = rules.to_rules
     node_filters_as_images = views.node_filters_as_images
 
     # ------------------------------------------------------------------ internals
@@ -360,7 +460,7 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
-            Checked rows.
+            Standardised rows.
         fn : callable
             ``fn(module, chunk)``.
 
@@ -372,14 +472,15 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         return batched_inference(self.module_, X, fn, self._chunk_rows())
 
     def _log_paths(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """log P_l(x) (n, n_leaves) and log P_i(x) (n, n_inner), float64."""
+        """log P_l(x) (n, n_leaves) and log P_i(x) (n, n_inner), float64, for raw rows."""
         check_fitted(self, "module_")
         return self._log_paths_checked(check_X(self, X, reset=False))
 
     def _log_paths_checked(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_log_paths` for checked raw rows (standardised here)."""
         n_leaves, n_inner = 2**self.module_.depth, 2**self.module_.depth - 1
         parts = self._run_module(
-            X,
+            self._standardise(X),
             lambda m, x: tuple(t.double().cpu().numpy() for t in m(x)[:2]),
         )
         if not parts:
@@ -390,79 +491,8 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         )
 
     def _mode_log_proba(self, X: np.ndarray, mode: str) -> np.ndarray:
+        """Log class probabilities of prediction ``mode`` for standardised rows."""
         parts = self._run_module(
             X, lambda m, x: _prediction_log_proba(m, x, mode).double().cpu().numpy()
         )
         return np.concatenate(parts) if parts else np.zeros((0, len(self.classes_)))
-
-    def _record_reach(self, X: np.ndarray) -> None:
-        """Store how the training rows spread over the tree (for the tables), reducing
-        chunk by chunk so that no (n_samples, n_leaves) array is kept."""
-
-        def summarise(module: Any, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            log_leaf, log_reach, _ = module(x)
-            return (
-                torch.bincount(log_leaf.argmax(dim=1), minlength=log_leaf.shape[1]),
-                log_leaf.double().exp().sum(dim=0),
-                log_reach.double().exp().sum(dim=0),
-            )
-
-        depth = int(self.module_.depth)
-        n_leaves = 2**depth
-        counts = np.zeros(n_leaves, dtype=np.int64)
-        leaf_mass, node_mass = np.zeros(n_leaves), np.zeros(n_leaves - 1)
-        for chunk_counts, chunk_leaf, chunk_node in self._run_module(X, summarise):
-            counts += chunk_counts.cpu().numpy()
-            leaf_mass += chunk_leaf.cpu().numpy()
-            node_mass += chunk_node.cpu().numpy()
-        n_rows = max(X.shape[0], 1)
-        reach = np.empty(n_leaves - 1)
-        for level in range(depth):
-            # the leaves under the nodes of one level form contiguous, equal blocks
-            blocks = counts.reshape(2**level, -1).sum(axis=1)
-            reach[2**level - 1 : 2 ** (level + 1) - 1] = blocks / n_rows
-        self.leaf_counts_ = counts
-        self.leaf_mean_path_probability_ = leaf_mass / n_rows
-        self.node_reach_ = reach
-        self.node_mean_path_probability_ = node_mass / n_rows
-
-
-# ---------------------------------------------------------------------------- functions
-def _prediction_log_proba(module: Any, X: torch.Tensor, mode: str) -> torch.Tensor:
-    """Log class probabilities of the "max_path" or "mixture" prediction, (n, n_classes)."""
-    log_leaf, _, _ = module(X)
-    leaf_log_q = module.leaf_log_proba()
-    if mode == "max_path":
-        return leaf_log_q[log_leaf.argmax(dim=1)]
-    return mixture_log_proba(log_leaf, leaf_log_q)
-
-
-def _tree_loss(module: Any, log_leaf: torch.Tensor, targets: Targets, loss: str) -> torch.Tensor:
-    """``w * H + (1 - w) * T^2 * S`` of :func:`~interpretable_kd.losses.soft_tree_kd_loss`
-    for this tree's leaves, averaged over the batch.
-
-    Parameters
-    ----------
-    module : _SoftTreeModule
-        The tree's network (its ``leaf_logits`` phi).
-    log_leaf : Tensor of shape (n_samples, n_leaves)
-        log P_l(x).
-    targets : Targets
-        Labels and/or the softened teacher, T and w.
-    loss : {"paper", "mixture"}
-        Which pair of terms.
-
-    Returns
-    -------
-    Tensor
-        The scalar loss.
-    """
-    return soft_tree_kd_loss(
-        log_leaf,
-        module.leaf_logits,
-        targets.teacher_log_proba,
-        targets.y,
-        temperature=targets.temperature,
-        hard_label_weight=targets.hard_label_weight,
-        loss=loss,
-    )

@@ -1,0 +1,48 @@
+"""Past one machine: out of core on one machine (pyarrow) and on a Ray cluster.
+
+Optional: needs ``pip install "interpretable-kd[ray]"`` (pyarrow for the streaming
+functions, Ray for :mod:`interpretable_kd.distributed.ray_engine`). ``import
+interpretable_kd`` imports neither; this package imports pyarrow only when a function
+runs, and Ray only in ``ray_engine``.
+
+* :func:`fit_streaming` -- distil from a Parquet source in bounded memory;
+* :func:`compare_streaming` -- fidelity, per-class fidelity, agreement matrix and KL/JS/TV
+  as exact mergeable sums over all rows, bootstrap intervals on a uniform row sample;
+* :func:`fit_ray`, :func:`score_teacher_ray`, :func:`compare_ray` -- the same on Ray
+  (imported from ``ray_engine`` on first use).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._arrow import ColumnStats
+from .reductions import ComparisonSums, Reservoir, StreamingComparison, compare_streaming
+from .streaming import fit_streaming
+
+__all__ = [
+    "ColumnStats",
+    "ComparisonSums",
+    "Reservoir",
+    "StreamingComparison",
+    "compare_ray",
+    "compare_streaming",
+    "fit_ray",
+    "fit_streaming",
+    "score_teacher_ray",
+]
+
+_RAY_NAMES = ("compare_ray", "fit_ray", "score_teacher_ray")
+
+
+def __getattr__(name: str) -> Any:
+    """Import the Ray functions on first use, so that Ray is needed only for them."""
+    if name == "compare_ray":
+        from .ray_compare import compare_ray
+
+        return compare_ray
+    if name in _RAY_NAMES:
+        from . import ray_engine
+
+        return getattr(ray_engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

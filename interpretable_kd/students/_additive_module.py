@@ -1,0 +1,470 @@
+"""The additive student's torch module: a fixed piecewise-linear basis, so the model is
+linear in its parameters.
+
+For rows x (standardised, as the network sees them) the module computes
+
+    z_k(x) = b_k + sum_j f_jk(x_j) + sum_{p = (i, j)} g_pk(x_i, x_j)
+
+with f_jk piecewise linear on the knots ``t_j1 < ... < t_jm`` of feature j (hat functions:
+``f_jk(x) = (1 - a) theta_jl,k + a theta_j(l+1),k`` where ``t_jl <= x <= t_j(l+1)`` and
+``a = (x - t_jl) / (t_j(l+1) - t_jl)``; x is clamped to ``[t_j1, t_jm]``, so a shape is flat
+beyond the training range) and g_pk bilinear on a small grid of knots of its two features.
+Every term reads rows of one weight table (2 entries per feature, 4 per pair and row):
+:meth:`AdditiveModule.design` gives that sparse design, which the solver multiplies as a
+sparse matrix.
+
+Everything the module needs to rebuild itself is a buffer (knots, pairs, the pair terms'
+means over the training rows, term importances), so ``state_dict`` holds the whole fitted
+model and persistence needs nothing else. Knot tables have a fixed width (the
+``n_knots`` hyperparameter); a feature with fewer distinct values uses the first
+``n_active`` entries, the rest are padding (strictly increasing, never reached).
+
+Also here: :func:`hat_weights` (the basis) and ``purify_and_centre`` (moves what a pair
+term shares with its features' main effects into them, then centres every term).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import sparse
+
+__all__ = ["AdditiveModule", "hat_weights", "quantile_knots"]
+
+
+def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
+    """Knots of one feature: its distinct values when there are at most ``n_knots`` of
+    them (exact for binary, one-hot and ordinal columns), else ``n_knots`` quantiles.
+
+    Parameters
+    ----------
+    column : ndarray of shape (n_rows,)
+        The feature over the training rows.
+    n_knots : int
+        Most knots.
+
+    Returns
+    -------
+    ndarray of shape (m,), float64
+        Strictly increasing knots, ``1 <= m <= n_knots``; the first is the column's
+        minimum and the last its maximum.
+    """
+    values = np.unique(column)
+    if values.size <= n_knots:
+        return values.astype(np.float64)
+    return np.unique(np.quantile(column, np.linspace(0.0, 1.0, n_knots)))
+
+
+def hat_weights(
+    x: torch.Tensor, knots: torch.Tensor, n_active: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left knot and interpolation weight of each value (the piecewise-linear basis).
+
+    Parameters
+    ----------
+    x : Tensor of shape (n_rows, m), float64
+        Values of m features.
+    knots : Tensor of shape (m, K), float64
+        Each feature's knots, strictly increasing along a row (padding included).
+    n_active : Tensor of shape (m,), int64
+        Knots in use per feature (>= 1).
+
+    Returns
+    -------
+    left : Tensor of shape (n_rows, m), int64
+        l with ``t_l <= clamp(x) <= t_(l+1)``, in ``0 .. max(n_active - 2, 0)``.
+    frac : Tensor of shape (n_rows, m), float64
+        ``a = (clamp(x) - t_l) / (t_(l+1) - t_l)`` in [0, 1]; 0 for a one-knot feature.
+        A value is ``(1 - a) theta_l + a theta_(l+1)``.
+    """
+    low = knots[:, 0]
+    high = knots.gather(1, (n_active - 1).unsqueeze(1)).squeeze(1)
+    clamped = torch.minimum(torch.maximum(x, low), high)
+    position = torch.searchsorted(knots.contiguous(), clamped.T.contiguous(), right=True).T - 1
+    left = torch.minimum(position.clamp_min(0), (n_active - 2).clamp_min(0))
+    lower = knots.T.gather(0, left)
+    upper = knots.T.gather(0, left + 1)
+    frac = ((clamped - lower) / (upper - lower)).clamp(0.0, 1.0)
+    return left, frac
+
+
+class AdditiveModule(torch.nn.Module):
+    """``z(x) = b + sum_j f_j(x_j) + sum_p g_p(x_i, x_j)`` on a fixed piecewise-linear basis.
+
+    Parameters
+    ----------
+    n_features : int
+        d.
+    n_classes : int
+        Classes; two classes get one output (the log-odds z of the second class; the
+        logits are ``[0, z]``), more get one output per class.
+    n_knots : int
+        K, the width of the main-effect knot table.
+    max_pairs : int
+        M, the most pair terms.
+    pair_knots : int
+        G, the width of a pair term's knot table per axis.
+
+    Attributes (buffers)
+    --------------------
+    knots : (d, K) float64; n_active : (d,) int64
+        Main-effect knots (standardised units) and how many are used.
+    pairs : (M, 2) int64; n_pairs : () int64
+        The pair terms' features (the first ``n_pairs`` rows are used).
+    pair_knots : (M, 2, G) float64; pair_active : (M, 2) int64
+        Each pair's knots on its two axes, a subset of the features' main knots.
+    pair_means : (M, n_out) float64
+        Mean of each pair term over the training rows.
+    importance : (d + M,) float64
+        Mean |term| over the training rows and outputs (mains, then pairs).
+    fitted : () int64
+        1 once knots and pairs are set.
+    """
+
+    knots: torch.Tensor
+    n_active: torch.Tensor
+    pairs: torch.Tensor
+    n_pairs: torch.Tensor
+    pair_knots: torch.Tensor
+    pair_active: torch.Tensor
+    pair_means: torch.Tensor
+    importance: torch.Tensor
+    fitted: torch.Tensor
+
+    def __init__(
+        self, n_features: int, n_classes: int, n_knots: int, max_pairs: int, pair_knots: int
+    ) -> None:
+        super().__init__()
+        self.n_features, self.n_classes = n_features, n_classes
+        self.n_out = 1 if n_classes == 2 else n_classes
+        self.n_knots, self.max_pairs, self.grid = n_knots, max_pairs, pair_knots
+        d, K, M, G, o = n_features, n_knots, max_pairs, pair_knots, self.n_out
+        f64 = torch.float64
+        self.register_buffer("knots", torch.arange(K, dtype=f64).repeat(d, 1))
+        self.register_buffer("n_active", torch.ones(d, dtype=torch.int64))
+        self.register_buffer("pairs", torch.zeros(M, 2, dtype=torch.int64))
+        self.register_buffer("n_pairs", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("pair_knots", torch.arange(G, dtype=f64).repeat(M, 2, 1))
+        self.register_buffer("pair_active", torch.ones(M, 2, dtype=torch.int64))
+        self.register_buffer("pair_means", torch.zeros(M, o, dtype=f64))
+        self.register_buffer("importance", torch.zeros(d + M, dtype=f64))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.int64))
+        self.bias = torch.nn.Parameter(torch.zeros(o, dtype=f64))
+        self.main = torch.nn.Parameter(torch.zeros(d * K, o, dtype=f64))
+        self.pair = torch.nn.Parameter(torch.zeros(M * G * G, o, dtype=f64))
+
+    # ------------------------------------------------------------------ set-up
+    @staticmethod
+    def _padded(knots: list[np.ndarray], width: int) -> torch.Tensor:
+        """Knot rows padded to ``width`` with strictly increasing values past the last."""
+        table = np.empty((len(knots), width))
+        for row, values in enumerate(knots):
+            last = values[-1]
+            table[row, : values.size] = values
+            table[row, values.size :] = last + np.arange(1, width - values.size + 1)
+        return torch.as_tensor(table, dtype=torch.float64)
+
+    def set_knots(self, X: np.ndarray) -> None:
+        """Main-effect knots from the training rows (standardised).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_rows, d)
+            The rows the network sees.
+        """
+        knots = [
+            quantile_knots(X[:, j].astype(np.float64), self.n_knots) for j in range(X.shape[1])
+        ]
+        self.knots.copy_(self._padded(knots, self.n_knots))
+        self.n_active.copy_(torch.as_tensor([k.size for k in knots], dtype=torch.int64))
+
+    def set_pairs(self, pairs: list[tuple[int, int]]) -> None:
+        """Use these pair terms; each axis gets ``G`` of its feature's knots (evenly
+        spaced in rank, ends included), so a pair's margins are main-effect shapes.
+
+        Parameters
+        ----------
+        pairs : list of (int, int)
+            At most ``max_pairs`` feature pairs.
+        """
+        self.n_pairs.fill_(len(pairs))
+        with torch.no_grad():
+            self.pair.zero_()
+        for p, (i, j) in enumerate(pairs):
+            self.pairs[p] = torch.as_tensor([i, j])
+            axes = []
+            for feature in (i, j):
+                m = int(self.n_active[feature])
+                chosen = np.unique(np.round(np.linspace(0, m - 1, min(m, self.grid))).astype(int))
+                axes.append(self.knots[feature, :m].numpy()[chosen])
+            self.pair_knots[p] = self._padded(axes, self.grid)
+            self.pair_active[p] = torch.as_tensor([a.size for a in axes])
+
+    def free_masks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Which parameters the solver moves: all but each shape's first knot and each
+        pair grid's first row and column (they keep their values, 0 at the start).
+
+        This removes the directions the loss cannot see (a constant added to a shape
+        and subtracted from the intercept; an additive function moved between a pair
+        and its main effects) without changing what the model can represent, so the
+        convex problem has a unique optimum and L-BFGS converges fast.
+
+        Returns
+        -------
+        main_mask : Tensor of shape (d * K, 1), float64
+        pair_mask : Tensor of shape (M * G * G, 1), float64
+            1 for a free parameter, 0 for an anchored one.
+        """
+        d, K, M, G = self.n_features, self.n_knots, self.max_pairs, self.grid
+        main = torch.ones(d, K, dtype=torch.float64)
+        main[:, 0] = 0.0
+        pair = torch.ones(M, G, G, dtype=torch.float64)
+        pair[:, 0, :] = 0.0
+        pair[:, :, 0] = 0.0
+        return main.reshape(-1, 1), pair.reshape(-1, 1)
+
+    # ------------------------------------------------------------------ evaluation
+    def design(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of the weight table each row reads, and with which weights.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n_rows, d)
+            Standardised rows.
+
+        Returns
+        -------
+        index : Tensor of shape (n_rows, 2 d + 4 P), int64
+        weight : Tensor of shape (n_rows, 2 d + 4 P), float64
+            ``z = bias + sum_l weight[:, l] * table[index[:, l]]`` with ``table`` the main
+            and pair weights stacked.
+        """
+        x = X.to(torch.float64)
+        d, K, G = self.n_features, self.n_knots, self.grid
+        left, frac = hat_weights(x, self.knots, self.n_active)
+        start = left + torch.arange(d, device=x.device) * K
+        index = [start, start + 1]
+        weight = [1.0 - frac, frac]
+        P = int(self.n_pairs)
+        if P:
+            pairs = self.pairs[:P]
+            li, fi = hat_weights(x[:, pairs[:, 0]], self.pair_knots[:P, 0], self.pair_active[:P, 0])
+            lj, fj = hat_weights(x[:, pairs[:, 1]], self.pair_knots[:P, 1], self.pair_active[:P, 1])
+            cell = d * K + torch.arange(P, device=x.device) * G * G + li * G + lj
+            index += [cell, cell + G, cell + 1, cell + G + 1]
+            weight += [(1 - fi) * (1 - fj), fi * (1 - fj), (1 - fi) * fj, fi * fj]
+        return torch.cat(index, dim=1), torch.cat(weight, dim=1)
+
+    def to_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits (n_rows, n_classes): ``[0, z]`` for two classes, else z."""
+        if self.n_out == 1:
+            return torch.cat([torch.zeros_like(z), z], dim=1)
+        return z
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (n_rows, n_classes), float64: ``to_logits(bias + sum of every
+        term)``."""
+        mains, pairs = self.terms(X)
+        return self.to_logits(self.bias + mains.sum(1) + pairs.sum(1))
+
+    def terms(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every term's value at each row.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n_rows, d)
+            Standardised rows.
+
+        Returns
+        -------
+        mains : Tensor of shape (n_rows, d, n_out)
+            ``f_j(x_j)``.
+        pairs : Tensor of shape (n_rows, P, n_out)
+            ``g_p(x_i, x_j)`` of the used pairs.
+        """
+        x = X.to(torch.float64)
+        d, K, G, o = self.n_features, self.n_knots, self.grid, self.n_out
+        left, frac = hat_weights(x, self.knots, self.n_active)
+        table = self.main.view(d, K, o)
+        features = torch.arange(d, device=x.device)
+        mains = (1 - frac).unsqueeze(2) * table[features, left] + frac.unsqueeze(2) * table[
+            features, left + 1
+        ]
+        P = int(self.n_pairs)
+        if not P:
+            return mains, x.new_zeros((x.shape[0], 0, o))
+        pairs = self.pairs[:P]
+        li, fi = hat_weights(x[:, pairs[:, 0]], self.pair_knots[:P, 0], self.pair_active[:P, 0])
+        lj, fj = hat_weights(x[:, pairs[:, 1]], self.pair_knots[:P, 1], self.pair_active[:P, 1])
+        grid = self.pair.view(self.max_pairs, G, G, o)
+        p = torch.arange(P, device=x.device)
+        fi, fj = fi.unsqueeze(2), fj.unsqueeze(2)
+        values = (
+            (1 - fi) * (1 - fj) * grid[p, li, lj]
+            + fi * (1 - fj) * grid[p, li + 1, lj]
+            + (1 - fi) * fj * grid[p, li, lj + 1]
+            + fi * fj * grid[p, li + 1, lj + 1]
+        )
+        return mains, values
+
+    def penalty(self, smoothness: float, ridge: float) -> torch.Tensor:
+        """``smoothness * (sum of squared second differences of every shape along its
+        knots, and of every pair grid along both axes) + ridge * ||theta||^2``.
+
+        Parameters
+        ----------
+        smoothness, ridge : float
+            Weights, >= 0.
+
+        Returns
+        -------
+        Tensor
+            Scalar.
+        """
+        d, K, G, o = self.n_features, self.n_knots, self.grid, self.n_out
+        total = ridge * (self.main.pow(2).sum() + self.pair.pow(2).sum())
+        if smoothness == 0:
+            return total
+        table = self.main.view(d, K, o)
+        if K >= 3:
+            second = table[:, 2:] - 2 * table[:, 1:-1] + table[:, :-2]
+            ok = torch.arange(K - 2, device=table.device) + 2 < self.n_active.unsqueeze(1)
+            total = total + smoothness * (second.pow(2).sum(2) * ok).sum()
+        P = int(self.n_pairs)
+        if P and G >= 3:
+            grid = self.pair.view(self.max_pairs, G, G, o)[:P]
+            steps = torch.arange(G - 2, device=grid.device) + 2
+            ok_i = (steps < self.pair_active[:P, 0:1]).to(grid.dtype)  # (P, G - 2)
+            ok_j = (steps < self.pair_active[:P, 1:2]).to(grid.dtype)
+            along_i = (grid[:, 2:] - 2 * grid[:, 1:-1] + grid[:, :-2]).pow(2).sum(3)
+            along_j = (grid[:, :, 2:] - 2 * grid[:, :, 1:-1] + grid[:, :, :-2]).pow(2).sum(3)
+            total = total + smoothness * (
+                (along_i * ok_i.unsqueeze(2)).sum() + (along_j * ok_j.unsqueeze(1)).sum()
+            )
+        return total
+
+    def penalty_matrix(self, smoothness: float, ridge: float) -> sparse.csr_matrix:
+        """R with ``penalty = sum_k theta[:, k]^T R theta[:, k]`` (theta: the main and pair
+        weights stacked, one column per output), the same number as :meth:`penalty`.
+
+        Parameters
+        ----------
+        smoothness, ridge : float
+            Weights, >= 0.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (d K + M G^2, d K + M G^2)
+            ``smoothness * D^T D + ridge * I``, D the second-difference rows.
+        """
+        d, K, G = self.n_features, self.n_knots, self.grid
+        size = d * K + self.max_pairs * G * G
+        starts: list[np.ndarray] = []
+        steps: list[int] = []
+        for j in range(d):
+            m = int(self.n_active[j])
+            if m >= 3:
+                starts.append(j * K + np.arange(m - 2))
+                steps.append(1)
+        for p in range(int(self.n_pairs)):
+            mi, mj = (int(v) for v in self.pair_active[p])
+            base = d * K + p * G * G
+            a, b = np.meshgrid(np.arange(mi), np.arange(mj), indexing="ij")
+            cells = base + a * G + b
+            if mj >= 3:
+                starts.append(cells[:, : mj - 2].ravel())
+                steps.append(1)
+            if mi >= 3:
+                starts.append(cells[: mi - 2, :].ravel())
+                steps.append(G)
+        rows, cols, vals = [], [], []
+        count = 0
+        for first, step in zip(starts, steps, strict=True):
+            r = count + np.arange(first.size)
+            for offset, value in ((0, 1.0), (step, -2.0), (2 * step, 1.0)):
+                rows.append(r)
+                cols.append(first + offset)
+                vals.append(np.full(first.size, value))
+            count += first.size
+        D = sparse.csr_matrix(
+            (
+                np.concatenate(vals or [np.zeros(0)]),
+                (
+                    np.concatenate(rows or [np.zeros(0, int)]),
+                    np.concatenate(cols or [np.zeros(0, int)]),
+                ),
+            ),
+            shape=(count, size),
+        )
+        return (smoothness * (D.T @ D) + ridge * sparse.identity(size)).tocsr()
+
+    # ------------------------------------------------------------------ identifiability
+    def _basis_mean(self, column: torch.Tensor, knots: torch.Tensor, m: int) -> torch.Tensor:
+        """Mean over the rows of each hat function on ``knots[:m]``, shape (m,)."""
+        left, frac = hat_weights(
+            column.unsqueeze(1), knots.unsqueeze(0), torch.as_tensor([m], device=column.device)
+        )
+        mean = torch.zeros(knots.shape[0], dtype=torch.float64, device=column.device)
+        mean.index_add_(0, left[:, 0], 1 - frac[:, 0])
+        mean.index_add_(0, left[:, 0] + 1, frac[:, 0])
+        return mean[:m] / column.shape[0]
+
+    def _add_to_main(self, feature: int, at: torch.Tensor, values: torch.Tensor) -> None:
+        """Add the piecewise-linear function with ``values`` (m, n_out) at knots ``at`` (a
+        subset of the feature's main knots, ends included) to its main effect: exact."""
+        n = int(self.n_active[feature])
+        table = self.main.view(self.n_features, self.n_knots, self.n_out)
+        knots = self.knots[feature, :n].cpu().numpy()
+        source = at.cpu().numpy()
+        moved = np.stack(
+            [np.interp(knots, source, values[:, k].cpu().numpy()) for k in range(self.n_out)], 1
+        )
+        table[feature, :n] += torch.as_tensor(moved, device=table.device)
+
+    @torch.no_grad()
+    def purify_and_centre(self, X: torch.Tensor) -> None:
+        """Make the decomposition unique on the training rows X.
+
+        Each pair grid is made doubly centred against the rows' marginals (the mean of
+        g_p(x_i, X_j) over the rows is 0 for every x_i, and likewise in x_j); what is
+        removed is a piecewise-linear function of one feature on a subset of its main
+        knots, added to that main effect exactly. Then each main effect is centred
+        (mean 0 over the rows) and the intercept takes the means. Predictions do not
+        change. ``pair_means`` (the pairs' joint means over the rows, not 0 in general)
+        and ``importance`` are recorded.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n_rows, d)
+            The standardised training rows.
+        """
+        x = X.to(torch.float64)
+        d, K, G, o = self.n_features, self.n_knots, self.grid, self.n_out
+        table = self.main.view(d, K, o)
+        grid = self.pair.view(self.max_pairs, G, G, o)
+        for p in range(int(self.n_pairs)):
+            i, j = int(self.pairs[p, 0]), int(self.pairs[p, 1])
+            mi, mj = int(self.pair_active[p, 0]), int(self.pair_active[p, 1])
+            u = self._basis_mean(x[:, i], self.pair_knots[p, 0], mi)
+            w = self._basis_mean(x[:, j], self.pair_knots[p, 1], mj)
+            block = grid[p, :mi, :mj]  # a view: edited in place
+            rows = torch.einsum("abk,b->ak", block, w)  # a function of x_i
+            block -= rows.unsqueeze(1)
+            columns = torch.einsum("abk,a->bk", block, u)  # a function of x_j
+            block -= columns.unsqueeze(0)
+            self._add_to_main(i, self.pair_knots[p, 0, :mi], rows)
+            self._add_to_main(j, self.pair_knots[p, 1, :mj], columns)
+        mains, pairs = self.terms(x)
+        mean = mains.mean(0)  # (d, o)
+        for j in range(d):
+            table[j, : int(self.n_active[j])] -= mean[j]
+        self.bias.add_(mean.sum(0))
+        P = int(self.n_pairs)
+        self.pair_means.zero_()
+        self.pair_means[:P] = pairs.mean(0)
+        mains, pairs = self.terms(x)
+        importance = torch.zeros(d + self.max_pairs, dtype=torch.float64)
+        importance[:d] = mains.abs().mean((0, 2))
+        importance[d : d + P] = (pairs - self.pair_means[:P]).abs().mean((0, 2))
+        self.importance.copy_(importance)
+        self.fitted.fill_(1)

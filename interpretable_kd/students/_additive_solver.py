@@ -1,0 +1,267 @@
+"""The additive student's solver pieces: full-batch L-BFGS on the sparse basis, the
+FAST-style pair screen, and the grouping of one-hot columns.
+
+The model is linear in its parameters theta (:mod:`._additive_module`): decision values
+``z = A theta + b`` with A the sparse design (2 entries per feature and row, 4 per pair).
+:func:`lbfgs_solve` minimises ``loss(z) + sum_k theta_k^T R theta_k`` (R the smoothness
+and ridge penalty, scaled by 1 / n rows) over all rows at once, with scipy's sparse
+products for A and A^T and torch's L-BFGS (strong Wolfe line search) on the
+diagonally preconditioned parameters ``phi = c * theta`` (c: each basis column's RMS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy import sparse
+
+from .._torch_utils import Targets
+from ._additive_module import AdditiveModule
+
+__all__ = ["feature_groups", "lbfgs_solve", "screen_pairs"]
+
+
+def lbfgs_solve(
+    module: AdditiveModule,
+    X_t: torch.Tensor,
+    targets: Targets,
+    loss_fn: Callable[[torch.Tensor, Targets], torch.Tensor],
+    *,
+    smoothness: float,
+    ridge: float,
+    max_iter: int,
+    tol: float,
+    device: torch.device,
+) -> list[dict[str, float]]:
+    """Fit the module's free parameters to the optimum of the convex objective.
+
+    Anchored parameters (``module.free_masks``) keep their values. Stops when the largest
+    gradient entry falls below ``tol`` times its starting value, when the loss changes by
+    less than ``tol * 1e-6`` of its starting value, or after ``max_iter`` iterations.
+
+    Parameters
+    ----------
+    module : AdditiveModule
+        Knots and pairs set; its parameters are the starting point and get the result.
+    X_t : Tensor of shape (n_rows, d)
+        Standardised rows.
+    targets : Targets
+        Labels and/or the softened teacher.
+    loss_fn : callable
+        ``loss_fn(z, targets)``: the distillation objective on decision values z of shape
+        (n_rows, n_out), a scalar Tensor.
+    smoothness, ridge : float
+        Penalty weights in units of one row's loss (divided by n here).
+    max_iter : int
+        Most L-BFGS iterations.
+    tol : float
+        Relative stopping tolerance.
+    device : torch.device
+        Where the module goes back to afterwards.
+
+    Returns
+    -------
+    list of dict
+        One entry per evaluation of the objective: ``epoch`` (its number) and
+        ``train_loss`` (loss plus penalty).
+    """
+    module.cpu()
+    index, weight = module.design(X_t.cpu())
+    n, width = index.shape
+    o = module.n_out
+    size = module.main.shape[0] + module.pair.shape[0]
+    A = sparse.csr_matrix(
+        (weight.numpy().ravel(), index.numpy().ravel(), np.arange(0, n * width + 1, width)),
+        shape=(n, size),
+    )
+    del index, weight
+    # Diagonal preconditioning: solve for phi = c * theta, c = each basis column's RMS.
+    rms = np.sqrt(np.asarray(A.multiply(A).mean(axis=0)).ravel())
+    main_mask, pair_mask = module.free_masks()
+    anchored = torch.cat([main_mask, pair_mask]).numpy().ravel() == 0
+    free = (rms > 0) & ~anchored
+    c = np.where(rms > 0, rms, 1.0)
+    table = torch.cat([module.main, module.pair]).detach().numpy()
+    # Anchored columns at 0 add nothing: drop their entries (most of a one-hot design).
+    drop = anchored & np.all(table == 0, axis=1)
+    A = (A @ sparse.diags(np.where(drop, 0.0, 1.0 / c))).tocsr()
+    A.eliminate_zeros()
+    A_T = A.T.tocsr()
+    R = (
+        sparse.diags(1.0 / c)
+        @ module.penalty_matrix(smoothness / n, ridge / n)
+        @ sparse.diags(1.0 / c)
+    )
+    R = R.tocsr()
+    start = np.concatenate([module.bias.detach().numpy(), (table * c[:, None]).ravel()])
+    x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    keep = np.concatenate([np.ones(o), np.repeat(free.astype(np.float64), o)])
+    teacher = targets.teacher_log_proba
+    targets_cpu = Targets(
+        None if targets.y is None else targets.y.cpu(),
+        None if teacher is None else teacher.cpu().to(torch.float64),
+        targets.temperature,
+        targets.hard_label_weight,
+    )
+    history: list[dict[str, float]] = []
+
+    def closure() -> torch.Tensor:
+        values = x.detach().numpy()
+        bias, phi = values[:o], values[o:].reshape(size, o)
+        z = torch.from_numpy(A @ phi + bias).requires_grad_(True)
+        loss = loss_fn(z, targets_cpu)
+        (grad_z,) = torch.autograd.grad(loss, z)
+        g = grad_z.numpy()
+        r_phi = R @ phi
+        total = float(loss.detach()) + float((phi * r_phi).sum())
+        grad = np.concatenate([g.sum(0), (A_T @ g + 2.0 * r_phi).ravel()]) * keep
+        x.grad = torch.from_numpy(grad)
+        history.append({"epoch": len(history) + 1, "train_loss": total})
+        return torch.tensor(total, dtype=torch.float64)
+
+    closure()  # the starting gradient sets the scale of the stopping rule
+    scale = float(x.grad.abs().max()) if x.grad is not None else 1.0
+    optimizer = torch.optim.LBFGS(
+        [x],
+        lr=1.0,
+        max_iter=max_iter,
+        max_eval=max_iter * 5 // 4,
+        tolerance_grad=tol * max(scale, 1e-12),
+        tolerance_change=tol * 1e-6 * history[0]["train_loss"],
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
+    optimizer.step(closure)
+    values = x.detach().numpy()
+    table = values[o:].reshape(size, o) / c[:, None]
+    with torch.no_grad():
+        module.bias.copy_(torch.from_numpy(values[:o].copy()))
+        module.main.copy_(torch.from_numpy(table[: module.main.shape[0]].copy()))
+        module.pair.copy_(torch.from_numpy(table[module.main.shape[0] :].copy()))
+    module.to(device)
+    return history
+
+
+def feature_groups(names: list[str]) -> list[tuple[str, list[str]]]:
+    """Features as an auditor reads them: the one-hot columns of one categorical column
+    (names ``"column=value"``, as ``TabularPreprocessor`` makes them; two or more with the
+    same ``column``) form one group, every other feature is a group of its own.
+
+    Parameters
+    ----------
+    names : list of str
+        Feature names, in column order.
+
+    Returns
+    -------
+    list of (str, list of str)
+        ``(label, member names)`` in order of first appearance; a group's label is its
+        column name, a single feature's its own name.
+    """
+    prefixes = [name.split("=", 1)[0] if "=" in name else None for name in names]
+    counts: dict[str, int] = {}
+    for prefix in prefixes:
+        if prefix is not None:
+            counts[prefix] = counts.get(prefix, 0) + 1
+    groups: dict[str, list[str]] = {}
+    for name, prefix in zip(names, prefixes, strict=True):
+        label = prefix if prefix is not None and counts[prefix] > 1 else name
+        groups.setdefault(label, []).append(name)
+    return list(groups.items())
+
+
+def screen_pairs(
+    X: np.ndarray,
+    residual: np.ndarray,
+    knots: list[np.ndarray],
+    max_pairs: int,
+    bins: int = 16,
+) -> list[tuple[int, int]]:
+    """FAST (Lou, Caruana, Gehrke and Hooker 2013): rank feature pairs by how much a
+    four-quadrant fit of the residual improves on one cut per feature.
+
+    Each feature is cut into at most ``bins`` quantile bins. For a pair (i, j) and every
+    cut (a, b), the rows fall into four quadrants q; the gain is
+    ``sum_q sum_k S_qk^2 / N_q`` (S: residual sums, N: row counts), the reduction in
+    squared error of a constant per quadrant. A pair's score is its best cut's gain; the
+    ``max_pairs`` best pairs with a positive score are returned. Cost: one ``bincount``
+    over the rows per feature, then O(d^2 bins^2) work.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, d)
+        Rows (standardised).
+    residual : ndarray of shape (n_rows, n_out)
+        What the main effects leave: the negative gradient of the loss at the
+        main-effects model, per row.
+    knots : list of ndarray
+        Each feature's main knots (bins are cut at a subset of them).
+    max_pairs : int
+        Pairs to return.
+    bins : int
+        Most bins per feature.
+
+    Returns
+    -------
+    list of (int, int)
+        Pairs (i < j), best first.
+    """
+    n, d = X.shape
+    codes = np.zeros((n, d), dtype=np.int64)
+    n_bins = np.ones(d, dtype=np.int64)
+    for j in range(d):
+        k = knots[j]
+        if k.size < 2:
+            continue
+        if k.size <= bins:  # one bin per knot (a discrete column: one per value)
+            inner = k[1:]
+        else:  # bins of about equal numbers of knots (quantiles)
+            inner = k[np.round(np.linspace(0, k.size - 1, bins + 1)).astype(int)[1:-1]]
+        codes[:, j] = np.searchsorted(inner, X[:, j], side="right")
+        n_bins[j] = inner.size + 1
+    B = bins
+    scores: list[tuple[float, int, int]] = []
+    o = residual.shape[1]
+    for i in range(d - 1):
+        if n_bins[i] < 2:
+            continue
+        others = np.arange(i + 1, d)
+        others = others[n_bins[others] >= 2]
+        if others.size == 0:
+            continue
+        cell = (codes[:, [i]] * B + codes[:, others]) + np.arange(others.size) * B * B
+        flat = cell.ravel()
+        size = others.size * B * B
+        counts = np.bincount(flat, minlength=size).reshape(others.size, B, B).astype(np.float64)
+        sums = np.stack(
+            [
+                np.bincount(flat, weights=np.repeat(residual[:, k], others.size), minlength=size)
+                for k in range(o)
+            ],
+            axis=-1,
+        ).reshape(others.size, B, B, o)
+        cn = counts.cumsum(1).cumsum(2)
+        cs = sums.cumsum(1).cumsum(2)
+        tn, ts = cn[:, -1:, -1:], cs[:, -1:, -1:]
+        rn, rs = cn[:, :, -1:], cs[:, :, -1:]  # rows <= a, all columns
+        kn, ks = cn[:, -1:, :], cs[:, -1:, :]  # all rows, columns <= b
+        quadrants = [
+            (cn, cs),
+            (rn - cn, rs - cs),
+            (kn - cn, ks - cs),
+            (tn - rn - kn + cn, ts - rs - ks + cs),
+        ]
+        gain = np.zeros(counts.shape)
+        for qn, qs in quadrants:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                part = (qs**2).sum(-1) / qn
+            gain += np.where(qn > 0, part, 0.0)
+        gain[:, n_bins[i] - 1 :, :] = -np.inf  # a cut must leave rows on both sides
+        for t, other in enumerate(others):
+            gain[t, :, n_bins[other] - 1 :] = -np.inf
+        best = gain.reshape(others.size, -1).max(1) - (ts.reshape(-1, o) ** 2).sum(1) / n
+        scores += [(float(s), i, int(j)) for s, j in zip(best, others, strict=True)]
+    scores.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return [(i, j) for score, i, j in scores[:max_pairs] if score > 0]
