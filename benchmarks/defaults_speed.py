@@ -63,30 +63,26 @@ def readme_quickstart(out: str) -> None:
     #     my_function, output="proba") / ikd.as_teacher(scores, X=rows) when you only have scores
 
     tree = ikd.DistilledClassifier(
-        teacher,
-        ikd.SoftDecisionTreeClassifier(depth=4),
-        temperature=1.0,
-        hard_label_weight=0.1,
-        random_state=0,
-    ).fit(data.X_train, data.y_train)  # y may be None: distillation needs no labels
-    logistic = ikd.DistilledClassifier(
-        teacher,
-        ikd.SoftLogisticRegression(penalty="l1", penalty_strength=1e-3),
-        random_state=0,
-    ).fit(data.X_train)
+        teacher, ikd.SoftDecisionTreeClassifier(depth=4), random_state=0
+    ).fit(data.X_train)  # no labels needed: the student imitates the teacher
+    logistic = ikd.DistilledClassifier(teacher, ikd.SoftLogisticRegression(), random_state=0).fit(
+        data.X_train
+    )
 
-    print(tree.student_.to_text())  # the tree, in the data's own feature names
+    print(tree.temperature_search_)  # temperature="auto": T chosen by fidelity, and why
+    print(tree.student_.to_rules(data.X_test))  # the tree as IF ... THEN rules, in the data's units
     report = ikd.DistillationReport.from_models(
         teacher,
         {"soft tree": tree, "logistic": logistic},
         data.X_test,
         data.y_test,
-        background=data.X_train,
+        X_fit=data.X_train,  # lets the report refit each student: intervals include training noise
+        preset="standard",  # the same budget as the command line's default
         random_state=0,
     )
-    print(report.metrics)  # accuracy, fidelity (with 95% CIs), KL, JS, agreement
-    print(report.verdict("soft tree"))
-    report.save(out)  # index.html + figures/*.png + metrics.json
+    print(report.metrics)  # fidelity [CI], kappa, majority baseline, worst class, KL, agreement
+    print(report.verdict("soft tree"))  # faithful or not, judged on the worst class and kappa
+    report.save(out)  # index.html + figures/*.png + metrics.json + disagreements.csv
 
 
 def _code_lines(text: str) -> list[str]:

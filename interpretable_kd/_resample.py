@@ -204,6 +204,7 @@ def refit_bootstrap_ci(
     confidence: float = 0.95,
     stratify: Any = None,
     random_state: Any = None,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
     """Interval of a metric over training randomness and rows: a nested bootstrap.
 
@@ -234,6 +235,9 @@ def refit_bootstrap_ci(
     stratify : array-like of shape (n_rows,), optional
         Row strata (e.g. the teacher's class).
     random_state : None, int or numpy Generator
+    bounds : (float, float), optional
+        The metric's range, e.g. (0, 1) for a share of rows: the refit correction
+        ``f * (...)`` can push a resample past it, so the interval is clipped to it.
 
     Returns
     -------
@@ -271,4 +275,6 @@ def refit_bootstrap_ci(
         return float("nan"), float("nan")
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(stats, [tail, 1.0 - tail])
+    if bounds is not None:
+        low, high = np.clip([low, high], bounds[0], bounds[1])
     return float(low), float(high)

@@ -60,8 +60,11 @@ def headline(
     counts = np.bincount(teacher_pred, minlength=len(labels))
     worst_label, worst = metrics.worst_class_fidelity(teacher_pred, given, labels=labels)
 
-    def ci(metric: Any, reference: np.ndarray) -> tuple[float, float]:
-        """The refit x row interval of ``metric`` against ``reference`` (its strata)."""
+    def ci(
+        metric: Any, reference: np.ndarray, bounds: tuple[float, float] = (0.0, 1.0)
+    ) -> tuple[float, float]:
+        """The refit x row interval of ``metric`` against ``reference`` (its strata),
+        within the metric's range ``bounds`` (a share of rows unless said otherwise)."""
         if n_bootstrap == 0:
             return (float("nan"), float("nan"))
         return metrics.refit_bootstrap_ci(
@@ -72,6 +75,7 @@ def headline(
             confidence=confidence,
             stratify=reference,
             random_state=random_state,
+            bounds=bounds,
         )
 
     def class_fidelity(label: int) -> Any:
@@ -91,7 +95,7 @@ def headline(
         "majority_baseline": metrics.majority_baseline(teacher_pred),
         "majority_class": class_names[int(counts.argmax())],
         "kappa": metrics.cohen_kappa(teacher_pred, given),
-        "kappa_ci": ci(metrics.cohen_kappa, teacher_pred),
+        "kappa_ci": ci(metrics.cohen_kappa, teacher_pred, bounds=(-1.0, 1.0)),
         "balanced_fidelity": metrics.balanced_fidelity(teacher_pred, given, labels=labels),
         "balanced_fidelity_ci": ci(
             lambda t, s: metrics.balanced_fidelity(t, s, labels=labels), teacher_pred
