@@ -44,6 +44,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 import interpretable_kd as ikd
 from interpretable_kd.students.additive import AdditiveClassifier
 
+from . import fidelity
 from ._common import (
     OUT_DIR,
     machine_line,
@@ -56,15 +57,7 @@ from ._common import (
 from .fidelity import load_split
 
 NAME = "additive"
-DATASETS = (
-    "breast_cancer",
-    "wine",
-    "digits",
-    "german_credit",
-    "compas",
-    "adult",
-    "synthetic_100k",
-)
+DATASETS = fidelity.DATASETS
 LARGE = ("adult", "synthetic_100k")
 TEACHERS = ("MLPTeacher", "HistGradientBoosting")
 FIDELITY_MARGIN = 0.003

@@ -39,58 +39,26 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
 import interpretable_kd as ikd
-from interpretable_kd.datasets import split_dataset
 from interpretable_kd.students import SoftDecisionTreeClassifier
 
 from . import _common as common
+from . import fidelity
 
-DATASETS = (
-    "breast_cancer",
-    "wine",
-    "digits",
-    "german_credit",
-    "compas",
-    "adult",
-    "synthetic_100k",
-)
+DATASETS = fidelity.DATASETS
 TEACHERS = ("MLPTeacher", "HistGradientBoosting")
 LEAVES = 16
 
 
 # --------------------------------------------------------------------------- data
 def load(name: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A stratified 70/30 split drawn with ``seed``; the bundled sets encoded by the
-    library's preprocessor (fitted on the training rows), the synthetic set raw."""
-    if name == "synthetic_100k":
-        X, y = make_classification(
-            n_samples=100_000,
-            n_features=20,
-            n_informative=10,
-            n_redundant=4,
-            n_classes=3,
-            n_clusters_per_class=2,
-            flip_y=0.02,
-            random_state=0,
-        )
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y.astype(str), test_size=0.3, random_state=seed, stratify=y
-        )
-    else:
-        split = split_dataset(name, test_size=0.3, random_state=seed)
-        X_train, X_test = split.X_train.to_numpy(), split.X_test.to_numpy()
-        y_train, y_test = np.asarray(split.y_train), np.asarray(split.y_test)
-    return (
-        np.ascontiguousarray(X_train, dtype=np.float32),
-        np.ascontiguousarray(X_test, dtype=np.float32),
-        y_train,
-        y_test,
-    )
+    """The fidelity benchmark's split (:func:`benchmarks.fidelity.load_split`): a stratified
+    70/30 split drawn with ``seed``, float32 features encoded on the training rows."""
+    split = fidelity.load_split(name, seed)
+    return split.X_train, split.X_test, split.y_train, split.y_test
 
 
 def make_teacher(kind: str, seed: int) -> Any:
