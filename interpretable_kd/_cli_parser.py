@@ -127,6 +127,14 @@ def _temperature_arg(text: str) -> float | str:
     return value
 
 
+def _integer(text: str, expected: str) -> int:
+    """``int(text)``, or the argparse error "expected <expected>, got <text>"."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def _n_jobs_arg(text: str) -> int:
     """Parse ``--n-jobs``: a non-zero integer (negative counts back from all cores).
 
@@ -138,12 +146,7 @@ def _n_jobs_arg(text: str) -> int:
     -------
     int
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer such as 1 or -1, got {text!r}"
-        ) from None
+    value = _integer(text, "an integer such as 1 or -1")
     if value == 0:
         raise argparse.ArgumentTypeError(
             "must not be 0: use a positive thread count, -1 for all cores, or leave it out "
@@ -247,10 +250,7 @@ def _positive_int_arg(text: str) -> int:
     -------
     int
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    value = _integer(text, "a positive integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
@@ -267,10 +267,7 @@ def _seed_arg(text: str) -> int:
     -------
     int
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = _integer(text, "an integer")
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {text!r}")
     return value
