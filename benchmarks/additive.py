@@ -99,6 +99,7 @@ def run_cell(name: str, kind: str, seed: int, with_ebm: bool) -> list[dict[str, 
             "fit_seconds": seconds,
             "temperature": getattr(distiller, "temperature_", np.nan),
             "interactions": len(fitted.interactions_),
+            "knots": getattr(fitted, "n_knots_", np.nan),
             "solver": getattr(fitted, "solver_", ""),
         }
     )
@@ -118,6 +119,7 @@ def run_cell(name: str, kind: str, seed: int, with_ebm: bool) -> list[dict[str, 
                 "fit_seconds": seconds,
                 "temperature": np.nan,
                 "interactions": len([t for t in ebm.term_features_ if len(t) == 2]),
+                "knots": np.nan,
                 "solver": "",
             }
         )

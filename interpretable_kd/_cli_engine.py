@@ -5,9 +5,14 @@ sample of the Parquet file (at most ``STREAM_SAMPLE_ROWS`` rows, in memory); eac
 is distilled from the whole file by :func:`interpretable_kd.distributed.fit_streaming`
 (``stream``, one machine) or :func:`~interpretable_kd.distributed.fit_ray` (``ray``), and
 compared with the teacher over every row by ``compare_streaming`` / ``compare_ray``
-(exact mergeable sums; bootstrap intervals on a uniform row sample). The report is
-``metrics.json`` (each student's ``StreamingComparison.to_dict()``) and a short HTML page,
-written atomically like every report.
+(exact mergeable sums; bootstrap intervals on a uniform row sample). The report is the
+full :class:`~interpretable_kd.report.DistillationReport`
+(:func:`~interpretable_kd.distributed._report.streamed_report`): the streamed numbers over
+all rows, everything that needs rows (attributions, headline numbers, figures) on another
+seeded uniform sample of ``STREAM_SAMPLE_ROWS`` rows, each labelled with its rows;
+``metrics.json`` keeps each student's ``StreamingComparison.to_dict()`` under
+``config["streamed"]``. Written atomically like every report. No accuracy out of core (the
+sample report is made without labels).
 
 There is no held-out split out of core: the comparison covers the rows the students were
 distilled on, and both files say so. ``--temperature auto`` is not available out of core
@@ -31,7 +36,7 @@ from ._validation import did_you_mean, format_items
 from .datasets.csv import read_labels
 from .exceptions import InputError, ParameterError
 from .report.numbers import SCHEMA_VERSION
-from .report.writer import save_files
+from .report.writer import save_files, save_report
 from .students import REGISTRY
 from .teachers import MLPTeacher
 
@@ -178,6 +183,7 @@ def run_scaled(
         What the command prints.
     """
     from . import distributed
+    from .distributed._report import streamed_report
 
     path = Path(args.data)
     try:
@@ -204,7 +210,14 @@ def run_scaled(
     temperature = TEMPERATURE if args.temperature == "auto" else float(args.temperature)
     student_epochs = None if preset.student_epochs == "auto" else preset.student_epochs
     ray: dict[str, Any] = {"num_workers": args.num_workers, "address": args.address}
+
+    def show(line: str) -> None:
+        """Rows scored and compared (rows/s), each epoch: lines under the step."""
+        steps.note(f"{steps.prog}:   {line}")
+
     results: dict[str, dict[str, Any]] = {}
+    fitted_students: dict[str, Any] = {}
+    comparisons: dict[str, Any] = {}
     for name in args.students:
         kind = REGISTRY[name]
         if getattr(kind.estimator, "_fits_on_all_rows", False):
@@ -215,23 +228,24 @@ def run_scaled(
             continue
         steps.start(f"distilling the {kind.label} ({args.engine})")
         student = kind.make(random_state=args.seed)
-        common: dict[str, Any] = {"teacher": teacher, "features": features}
+        common: dict[str, Any] = {"teacher": teacher, "features": features, "verbose": show}
         common |= {"temperature": temperature, "epochs": student_epochs, "random_state": args.seed}
         if args.engine == "ray":
             fitted = distributed.fit_ray(student, str(path), **common, **ray)
             comparison = distributed.compare_ray(
                 teacher, fitted, str(path), features=features, n_bootstrap=preset.n_bootstrap,
-                random_state=args.seed, **ray,
+                random_state=args.seed, verbose=show, **ray,
             )  # fmt: skip
         else:
             fitted = distributed.fit_streaming(student, str(path), **common)
             comparison = distributed.compare_streaming(
                 teacher, fitted, str(path), features=features, n_bootstrap=preset.n_bootstrap,
-                random_state=args.seed,
+                random_state=args.seed, verbose=show,
             )  # fmt: skip
         results[kind.label] = {**comparison.to_dict(), "temperature": temperature}
+        fitted_students[kind.label], comparisons[kind.label] = fitted, comparison
         steps.done()
-    steps.start("writing the report")
+    steps.start(f"writing the report (attributions on a sample of {STREAM_SAMPLE_ROWS:,} rows)")
     metrics = {
         "schema_version": SCHEMA_VERSION,
         "engine": args.engine,
@@ -247,8 +261,29 @@ def run_scaled(
         "budget": {"preset": preset.name, "n_bootstrap": preset.n_bootstrap},
         "config": {**config, "engine": args.engine, "chosen_temperature": temperature},
     }
-    text = json.dumps(metrics, allow_nan=False, indent=2) + "\n"
-    out = save_files({"metrics.json": text, "index.html": page(metrics)}, args.out, protect)
+    if not fitted_students:  # every student skipped: the short page says so
+        text = json.dumps(metrics, allow_nan=False, indent=2) + "\n"
+        out = save_files({"metrics.json": text, "index.html": page(metrics)}, args.out, protect)
+        steps.done()
+        return out, summary(metrics, out)
+    report = streamed_report(
+        teacher,
+        fitted_students,
+        str(path),
+        features=features,
+        comparisons=comparisons,
+        engine=args.engine,
+        sample_rows=STREAM_SAMPLE_ROWS,
+        preset=preset.name,
+        n_bootstrap=preset.n_bootstrap,
+        dataset_name=path.name,
+        config={**metrics["config"], "streamed": results, "teacher_sample_rows": len(y)},
+        random_state=args.seed + 1,  # not the teacher's training sample
+        **ray,
+    )
+    report.dataset["note"] = NO_HOLDOUT
+    report.extra["row_scope"] = f"{report.extra['row_scope']} {NO_HOLDOUT}"
+    out = save_report(report, args.out, protect)
     steps.done()
     return out, summary(metrics, out)
 

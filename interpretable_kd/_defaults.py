@@ -257,3 +257,32 @@ EXPLAIN_MEMORY_BUDGET = 256 * 1024**2
 MAX_MATRIX_CLASSES = 30
 #: Confusions (teacher class -> student class) shown per student in that summary.
 TOP_CONFUSIONS = 15
+#: temperature="auto": a student whose fit depends on the step budget (the mini-batch
+#: loop) is fitted once at T = 1 with TEMPERATURE_SEARCH_STEP_SCALE of the "auto" step
+#: budget, and every candidate continues from a copy of that fit for this share of it
+#: (about one full fit in all, instead of the two that six fits at 1/3 from scratch cost).
+TEMPERATURE_SEARCH_WARM_SCALE = 1 / 9
+#: AdditiveClassifier(n_knots="auto"): knots per shape = clip(round(sqrt(n rows)), MIN, MAX).
+#: A tree teacher's steps need knots near them (adult, HistGradientBoosting teacher, one
+#: seed: 32 knots 0.966, 64 0.982, 128 0.983 fidelity; EBM 0.986).
+ADDITIVE_MIN_KNOTS = 32
+ADDITIVE_MAX_KNOTS = 128
+#: AdditiveClassifier(max_interactions="auto"): pair terms = min(all pairs, max(MIN,
+#: min(n // ROWS_PER_PAIR, CELLS // (n * n_out)))): about ROWS_PER_PAIR rows per pair
+#: term, and at most CELLS design entries per row-output across the pair terms. (20 rows
+#: per pair gave 200 pairs of 256 cells to the temperature search's 4,000-row fits on
+#: 21,000 x 30 rows: 627 s of search; 64 rows: 22.8 s for the whole fit.) The floor is
+#: the former fixed default, so that no data set gets fewer pairs than before (the cell
+#: cap alone gave 70,000 x 20 rows with 3 classes 4 pairs: fidelity 0.926 -> 0.900).
+ADDITIVE_MIN_PAIRS = 20
+ADDITIVE_ROWS_PER_PAIR = 64
+ADDITIVE_PAIR_CELLS = 1_000_000
+#: Most passes of TAO (tree alternating optimisation) over the CART start; passes stop
+#: earlier when the training disagreement stops falling.
+SOFT_TREE_TAO_MAX_PASSES = 5
+#: Most rows one TAO node problem is fitted on (a uniform sample of its care rows; the
+#: accept test counts all of them).
+SOFT_TREE_TAO_MAX_ROWS = 2000
+#: TAO stops when a pass lowers the training disagreement by less than this share of
+#: the rows (0.1 point).
+SOFT_TREE_TAO_TOL = 1e-3

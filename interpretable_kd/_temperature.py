@@ -11,26 +11,36 @@ teacher and the student, so :class:`~interpretable_kd.DistilledClassifier` measu
    part of at most ``max_rows`` rows and a validation part (every other row), both
    stratified by the teacher's predicted class, with ``n_valid = round(f * n)`` rows held
    out at least (``f = valid_fraction``);
-2. for each T in the grid fit the student (same seed, same settings) on the training part
-   with the teacher logits already computed (the teacher is never called again);
-3. score it on the validation part: fidelity (share of rows where the student's argmax
-   equals the teacher's) and ``KL(softmax(z_T) || p_S)`` at T = 1, the mismatch of the
-   probabilities the student actually predicts;
+2. fit the student (same seed, same settings) at T = 1 on the training part, with the
+   teacher logits already computed (the teacher is never called again) and
+   ``TEMPERATURE_SEARCH_STEP_SCALE`` (a third) of the ``max_epochs="auto"`` step budget;
+   then, for each T in the grid, continue a copy of that fit at T for
+   ``TEMPERATURE_SEARCH_WARM_SCALE`` (a ninth) of the budget: every candidate starts
+   from the same point, so they differ only by T, and six short continuations cost
+   less than six fits from scratch. A student solved exactly (the logistic student's
+   L-BFGS/FISTA, the additive model's L-BFGS: ``TorchClassifier._fit_uses_step_budget``
+   is False) gains nothing from a start, so each of its candidates is fitted from
+   scratch (the T = 1 fit is its own candidate); so is a non-torch student with
+   ``fit_distill``;
+3. score each candidate on the validation part: fidelity (share of rows where the
+   student's argmax equals the teacher's) and ``KL(softmax(z_T) || p_S)`` at T = 1, the
+   mismatch of the probabilities the student actually predicts;
 4. choose the highest fidelity, but treat every candidate within ``z`` paired standard
    errors of it as tied (validation noise); among the tied, the lowest KL wins, then the
    T closest to 1 (smallest ``|log T|``, then the smaller T).
 
-Candidates are fitted with a third of the ``max_epochs="auto"`` step budget
-(``TEMPERATURE_SEARCH_STEP_SCALE``). With fewer than ``TEMPERATURE_SEARCH_MIN_VALID_ROWS``
-validation rows the candidates cannot be told apart, and T = 1 is kept without a search
-(the table says so in its ``reason`` column).
-The caller then refits on every row at the chosen T. The cost is ``len(grid)`` fits on
-at most ``max_rows`` rows (plus the same number of predictions on the validation rows):
-on large data a fraction of one full fit, on small data a few cheap fits.
+With fewer than ``TEMPERATURE_SEARCH_MIN_VALID_ROWS`` validation rows the candidates
+cannot be told apart, and T = 1 is kept without a search (the table says so in its
+``reason`` column). The caller then refits from scratch on every row at the chosen T.
+Cost, measured on 21,000 x 30 rows (``benchmarks/defaults_speed.py``): about one full
+fit for the shallow MLP and the soft tree (a third of the budget on at most
+``max_rows`` rows, then six ninths), where six fits at a third from scratch cost about
+two; an exact solver's candidates cost what they did.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +55,7 @@ from ._defaults import (
     TEMPERATURE_SEARCH_MAX_ROWS,
     TEMPERATURE_SEARCH_MIN_VALID_ROWS,
     TEMPERATURE_SEARCH_STEP_SCALE,
+    TEMPERATURE_SEARCH_WARM_SCALE,
     TEMPERATURE_SEARCH_Z,
     TEMPERATURE_VALIDATION_FRACTION,
 )
@@ -68,6 +79,8 @@ __all__ = [
 #: Columns of ``DistilledClassifier.temperature_search_``, in order.
 SEARCH_COLUMNS = (
     "temperature",
+    "start",
+    "step_scale",
     "validation_fidelity",
     "validation_kl",
     "fit_seconds",
@@ -127,7 +140,7 @@ def _tie_key(row: tuple[float, float, float]) -> tuple[float, float, float, floa
 
 
 def choose_temperature(
-    fit_candidate: Callable[[np.ndarray, float], Any],
+    fit_candidate: Callable[[np.ndarray, float], tuple[Any, str, float]],
     predict_proba: Callable[[Any, np.ndarray], np.ndarray],
     teacher_logits: np.ndarray,
     train_index: np.ndarray,
@@ -140,8 +153,10 @@ def choose_temperature(
     Parameters
     ----------
     fit_candidate : callable
-        ``fit_candidate(train_index, T)`` returns a student fitted at temperature T on the
-        rows ``train_index`` (the caller closes over X, the logits and the labels).
+        ``fit_candidate(train_index, T)`` returns ``(student, start, step_scale)``: a
+        student fitted at temperature T on the rows ``train_index`` (the caller closes
+        over X, the logits and the labels), where its fit started from (``"T = 1 fit"``
+        or ``"scratch"``) and its share of the ``max_epochs="auto"`` step budget.
     predict_proba : callable
         ``predict_proba(student, valid_index)`` returns the student's probabilities on the
         rows ``valid_index``, shape (n_valid, n_classes), columns in the teacher's order.
@@ -160,26 +175,35 @@ def choose_temperature(
         The chosen T.
     table : pandas.DataFrame
         One row per candidate, in grid order, with the columns :data:`SEARCH_COLUMNS`:
+        ``start`` and ``step_scale`` (as returned by ``fit_candidate``),
         ``validation_fidelity`` = mean of ``argmax p_S == argmax z_T``,
         ``validation_kl`` = mean ``KL(softmax(z_T) || p_S)`` (nats), ``fit_seconds`` (wall
-        time of the candidate's fit) and ``chosen`` (True on exactly one row).
+        time of the candidate's own fit) and ``chosen`` (True on exactly one row).
     """
     p_teacher = softmax(np.asarray(teacher_logits[valid_index], dtype=np.float64))
     teacher_class = p_teacher.argmax(axis=1)
     rows: list[tuple[float, float, float, float]] = []
+    starts: list[tuple[str, float]] = []
     agree: list[np.ndarray] = []
     for temperature in grid:
         start = time.perf_counter()
-        student = fit_candidate(train_index, float(temperature))
+        student, origin, scale = fit_candidate(train_index, float(temperature))
         seconds = time.perf_counter() - start
         proba = np.asarray(predict_proba(student, valid_index), dtype=np.float64)
         agree.append((proba.argmax(axis=1) == teacher_class).astype(np.float64))
         kl = float(kl_divergence(p_teacher, proba))
         rows.append((float(temperature), float(agree[-1].mean()), kl, seconds))
+        starts.append((origin, float(scale)))
     best, reason = _choose(rows, agree, z)
-    table = pd.DataFrame(rows, columns=list(SEARCH_COLUMNS[:4]))
-    table["chosen"] = np.arange(len(rows)) == best
-    table["reason"] = ["" if i != best else reason for i in range(len(rows))]
+    table = pd.DataFrame(
+        [
+            (t, origin, scale, fidelity, kl, seconds, i == best, reason if i == best else "")
+            for i, ((t, fidelity, kl, seconds), (origin, scale)) in enumerate(
+                zip(rows, starts, strict=True)
+            )
+        ],
+        columns=list(SEARCH_COLUMNS),
+    )
     return rows[best][0], table
 
 
@@ -270,29 +294,64 @@ def search_temperature(
             "temperatures apart, so T = 1 was kept without a search"
         )
         table = pd.DataFrame(
-            [(1.0, np.nan, np.nan, 0.0, True, reason)], columns=list(SEARCH_COLUMNS)
+            [(1.0, "", np.nan, np.nan, np.nan, 0.0, True, reason)], columns=list(SEARCH_COLUMNS)
         )
         return 1.0, table
 
-    def fit_candidate(rows: np.ndarray, temperature: float) -> Any:
-        y_rows = None if y_index is None else y_index[rows]
+    y_rows = None if y_index is None else y_index[train_index]
+    X_rows, z_rows = frame(X[train_index]), teacher_logits[train_index]
+
+    def from_scratch(temperature: float) -> Any:
         with scaled_step_budget(TEMPERATURE_SEARCH_STEP_SCALE):
             return fit_student(
-                clone(student),
-                frame(X[rows]),
-                teacher_logits[rows],
-                y_rows,
-                classes,
-                temperature,
-                hard_label_weight,
+                clone(student), X_rows, z_rows, y_rows, classes, temperature, hard_label_weight
             )
+
+    began = time.perf_counter()
+    shared = from_scratch(1.0)  # T = 1, the start every candidate may share
+    start_seconds = time.perf_counter() - began
+    # a fit that depends on the step budget continues cheaply from the shared start; an
+    # exact solver (TorchClassifier._fit_uses_step_budget() False) gains nothing from it
+    warm = isinstance(shared, TorchClassifier) and shared._fit_uses_step_budget()
+
+    def fit_candidate(rows: np.ndarray, temperature: float) -> tuple[Any, str, float]:
+        if not warm:  # an exact solver: the T = 1 fit is its own candidate
+            fitted = shared if temperature == 1.0 else from_scratch(temperature)
+            return fitted, "scratch", TEMPERATURE_SEARCH_STEP_SCALE
+        candidate = copy.deepcopy(shared)
+        with scaled_step_budget(TEMPERATURE_SEARCH_WARM_SCALE):
+            candidate._fit_distill(
+                X_rows,
+                z_rows,
+                y_rows,
+                classes=classes,
+                temperature=temperature,
+                hard_label_weight=hard_label_weight,
+                warm_start=True,
+            )
+        return candidate, "T = 1 fit", TEMPERATURE_SEARCH_WARM_SCALE
 
     def predict_proba(candidate: Any, rows: np.ndarray) -> np.ndarray:
         return np.asarray(candidate.predict_proba(frame(X[rows])))
 
-    return choose_temperature(
+    temperature, table = choose_temperature(
         fit_candidate, predict_proba, teacher_logits, train_index, valid_index, grid
     )
+    if warm:
+        table.loc[table["chosen"], "reason"] += (
+            f"; every candidate continued for {_share(TEMPERATURE_SEARCH_WARM_SCALE)} from "
+            f"one fit at T = 1 ({_share(TEMPERATURE_SEARCH_STEP_SCALE)})"
+        )
+    reused = not warm and 1.0 in grid  # the T = 1 fit was that candidate: its time too
+    if reused:
+        table.loc[table["temperature"] == 1.0, "fit_seconds"] += start_seconds
+    table.attrs["start_seconds"] = 0.0 if reused else start_seconds
+    return temperature, table
+
+
+def _share(scale: float) -> str:
+    """A share of the step budget, in words."""
+    return f"{100 * scale:.0f}% of the step budget"
 
 
 def check_temperature_param(value: object, owner: str) -> float | str:

@@ -196,6 +196,23 @@ class TorchClassifier(StandardisingMixin, ClassifierMixin, BaseEstimator):
         """Logits used for prediction; softmax of them is ``predict_proba``."""
         return module(X)
 
+    def _fit_uses_step_budget(self) -> bool:
+        """Whether the last fit's result depends on the ``max_epochs="auto"`` step budget
+        (:func:`~interpretable_kd._loop.scaled_step_budget`); asked of a fitted candidate
+        by ``temperature="auto"`` (:mod:`interpretable_kd._temperature`), which starts
+        every candidate from one shared short fit only when it does.
+
+        Default: True, except after a fit that recorded an exact solver in ``solver_``
+        (any value but ``"adam"``: L-BFGS or FISTA solve to their tolerance whatever the
+        budget). A subclass with another budget-free solver overrides this.
+
+        Returns
+        -------
+        bool
+            False when a larger step budget would fit the same model.
+        """
+        return str(self.__dict__.get("solver_", "adam")) == "adam"
+
     # ---------------------------------------------------------------------- public API
     def fit(self, X: Any, y: Any) -> TorchClassifier:
         """Train on hard labels.
@@ -281,6 +298,7 @@ class TorchClassifier(StandardisingMixin, ClassifierMixin, BaseEstimator):
         classes: Any,
         temperature: float,
         hard_label_weight: float,
+        warm_start: bool = False,
     ) -> TorchClassifier:
         """:meth:`fit_distill` with ``temperature`` and ``hard_label_weight`` already
         validated (by ``fit_distill`` or by ``DistilledClassifier.fit``, where the user
@@ -291,6 +309,12 @@ class TorchClassifier(StandardisingMixin, ClassifierMixin, BaseEstimator):
         ----------
         X, teacher_logits, y, classes, temperature, hard_label_weight
             As in :meth:`fit_distill`.
+        warm_start : bool
+            Continue from the fitted network (as ``fine_tune`` does: ``_train`` with
+            ``reset=False``) instead of building a new one; X must be the rows of that
+            fit, so that the standardisation is the same. Used by ``temperature="auto"``
+            (:mod:`interpretable_kd._temperature`) to start every candidate from one
+            shared fit. Default False: a fresh fit.
 
         Returns
         -------
@@ -298,6 +322,7 @@ class TorchClassifier(StandardisingMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         owner = type(self).__name__
+        kept = self.__dict__.get("module_") if warm_start else None
         self._start_fit()
         X_checked = check_X(self, X, reset=True)
         classes = np.asarray(classes)
@@ -316,8 +341,12 @@ class TorchClassifier(StandardisingMixin, ClassifierMixin, BaseEstimator):
         targets = Targets(y_t, log_targets, temperature, hard_label_weight)
         X_std = self._fit_standardisation(X_checked, X)
         self._set_sizes(n_rows)
+        if kept is not None:
+            self.module_ = kept
         with self._threads(self.batch_size_):
-            return self._train(X_std, classes, targets, max_epochs=self.max_epochs_, reset=True)
+            return self._train(
+                X_std, classes, targets, max_epochs=self.max_epochs_, reset=kept is None
+            )
 
     def fine_tune(self, X: Any, y_index: Any, *, max_epochs: int) -> TorchClassifier:
         """Continue training the fitted network on hard labels (class indices) only.

@@ -73,7 +73,9 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         temperature: "auto" (default) or a number T in [0.01, 100] that softens (T > 1) or sharpens
             (T < 1) the teacher's (and the student's) logits. "auto" fits one candidate
             per T in ``TEMPERATURE_GRID`` = (0.1, 0.25, 0.5, 1, 2, 4) on a stratified part
-            of the rows (at most ``TEMPERATURE_SEARCH_MAX_ROWS``), keeps the T with the
+            of the rows (at most ``TEMPERATURE_SEARCH_MAX_ROWS``; a student trained by the
+            mini-batch loop continues one shared fit at T = 1 briefly per T: about one
+            full fit in all), keeps the T with the
             best fidelity on the held-out rows (ties: lower KL, then T closest to 1) and
             refits on every row at it; see :mod:`interpretable_kd._temperature`. Sharpening
             helps a small student match the teacher's decisions (the optimum of the KL at
@@ -106,9 +108,12 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         temperature_: the T the student was fitted at (float); None for a plain
             scikit-learn student (a global surrogate learns labels, not logits).
         temperature_search_: with ``temperature="auto"``, a DataFrame with one row per
-            candidate: ``temperature``, ``validation_fidelity``, ``validation_kl`` (mean
-            KL(teacher || student) at T = 1, nats), ``fit_seconds`` and ``chosen``; None
-            for a fixed temperature or a global surrogate.
+            candidate: ``temperature``, ``start`` ("T = 1 fit": continued from one shared
+            fit at T = 1; "scratch"), ``step_scale`` (its share of the "auto" step
+            budget), ``validation_fidelity``, ``validation_kl`` (mean KL(teacher ||
+            student) at T = 1, nats), ``fit_seconds``, ``chosen`` and ``reason``; the
+            shared fit's seconds are in ``.attrs["start_seconds"]``. None for a fixed
+            temperature or a global surrogate.
     """
 
     def __init__(

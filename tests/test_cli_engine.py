@@ -55,7 +55,7 @@ def test_stream_engine_equals_the_distributed_api(tmp_path, capsys) -> None:
     code, stdout, err = _run([*argv, "--students", "logistic", "--out", str(out)], capsys)
     assert code == 0, err
     metrics = json.loads((out / "metrics.json").read_text())
-    entry = metrics["students"]["logistic regression"]
+    entry = metrics["config"]["streamed"]["logistic regression"]
 
     frame = pd.read_parquet(data)  # 300 rows < the sample size: the teacher sees them all
     preset = PRESETS["quick"]
@@ -79,11 +79,26 @@ def test_stream_engine_equals_the_distributed_api(tmp_path, capsys) -> None:
         random_state=0,
     ).to_dict()
     assert {k: v for k, v in entry.items() if k != "temperature"} == expected
-    assert entry["temperature"] == 1.0 and metrics["engine"] == "stream"
+    assert entry["temperature"] == 1.0 and metrics["config"]["engine"] == "stream"
     assert "no held-out split" in metrics["dataset"]["note"]
+    # the full report: streamed numbers over all rows, the rest on a sample, labelled
+    full = metrics["students"]["logistic regression"]
+    assert full["fidelity"] == expected["fidelity"]
+    assert full["agreement_matrix"] == expected["agreement_matrix"]
+    assert full["kl_divergence"] == expected["kl_divergence"]
+    assert full["attribution"] is not None and full["attribution"]["available"]
+    scope = metrics["config"]["row_scope"]
+    assert scope["all_rows"] == 300 and scope["sample_rows"] == 300
+    assert "fidelity" in scope["over_all_rows"] and metrics["dataset"]["n_rows"] == 300
     page = (out / "index.html").read_text()
+    assert "Streamed over all 300 rows (stream engine, exact)" in page
+    assert "<img" in page or "data:image/png" in page  # the figures are there
     assert "x&lt;b&gt;.parquet" in page and "x<b>" not in page
     assert f"fidelity {entry['fidelity']:.3f}" in stdout
+    # progress: rows scored and compared with rows/s, every epoch
+    assert "interpretable-kd:   teacher scored 300/300 rows (" in err and "rows/s)" in err
+    assert "compared 300/300 rows (" in err
+    assert f"epoch {preset.student_epochs}/{preset.student_epochs}: loss" in err
 
 
 def test_ray_engine_without_ray_is_one_line(tmp_path, capsys, monkeypatch) -> None:

@@ -1,8 +1,10 @@
 """interpretable_kd.distributed on a local Ray cluster (2 CPUs, 2 training workers).
 
-One module-scoped run does the expensive part once: the teacher scored by a Ray Data
-actor pool, a student trained by Ray Train with 2 workers and a failure injected at
-epoch 2 on worker 1 (the run must resume from the epoch-1 checkpoint and finish).
+One Ray session for the module, and one module-scoped run does the expensive part once:
+the teacher scored by a Ray Data actor pool (its output, the scored Parquet rows, is
+checked against the teacher), a student trained by Ray Train with 2 workers and a
+failure injected at epoch 2 on worker 1 (the run must resume from the epoch-1
+checkpoint and finish). Small data (1,600 rows), 3 epochs.
 """
 
 from __future__ import annotations
@@ -18,21 +20,23 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
 from interpretable_kd import DistilledClassifier, MLPTeacher, SoftLogisticRegression
+from interpretable_kd.attributions import explain
 from interpretable_kd.distributed import (
     compare_ray,
     compare_streaming,
+    explain_ray,
     fit_ray,
     fit_streaming,
-    score_teacher_ray,
+    streamed_report,
 )
-from interpretable_kd.exceptions import InputTypeError
+from interpretable_kd.exceptions import InputError, InputTypeError, ParameterError
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 FEATURES = [f"f{j}" for j in range(5)]
-EPOCHS = 4
+EPOCHS = 3
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +89,12 @@ def _fidelity(model: Any, data: dict[str, Any]) -> float:
     return float(np.mean(model.predict(X_test) == data["teacher"].predict(data["X"][1600:])))
 
 
-def test_ray_scoring_gives_the_teacher_logits(cluster: Any, data: dict[str, Any]) -> None:
-    scored = score_teacher_ray(data["teacher"], data["path"], num_workers=2, batch_size=300)
-    rows = scored.to_pandas()
+def test_ray_scoring_gives_the_teacher_logits(
+    ray_fit: dict[str, Any], data: dict[str, Any]
+) -> None:
+    # what score_teacher_ray's actor pool wrote for the fit (no second Ray Data job)
+    (scored,) = list(Path(ray_fit["storage"]).glob("scored-*"))
+    rows = pd.read_parquet(scored)
     X = rows[[f"x{j}" for j in range(5)]].to_numpy(dtype=np.float32)
     logits = rows[["t0", "t1"]].to_numpy(dtype=np.float64)
     assert len(rows) == 1600 and (rows["y"] == -1).all()
@@ -114,6 +121,42 @@ def test_ray_comparison_sums_equal_the_streaming_ones(cluster: Any, data: dict[s
     assert 0 < on_ray.sample_rows <= 1600
     low, high = on_ray.intervals["fidelity"]
     assert low <= on_ray.fidelity + 0.02 and high >= on_ray.fidelity - 0.02
+    # the full report of the comparison at scale: the Ray sums over all rows, the rest
+    # (attributions, figures) on a 300-row sample
+    report = streamed_report(
+        data["teacher"], {"s": student}, data["path"], comparisons={"s": on_ray},
+        engine="ray", sample_rows=300, preset="quick", random_state=0,
+    )  # fmt: skip
+    result = report.students["s"]
+    assert result.fidelity == on_ray.fidelity and result.kl_divergence == on_ray.kl_divergence
+    np.testing.assert_array_equal(result.agreement_matrix, on_ray.agreement_matrix)
+    assert len(result.pred) == 300 and result.attributions is not None
+    scope = report.to_dict()["config"]["row_scope"]
+    assert (scope["engine"], scope["all_rows"], scope["sample_rows"]) == ("ray", 1600, 300)
+    with pytest.raises(InputError, match=r"'comparisons' parameter of streamed_report has no"):
+        streamed_report(
+            data["teacher"], {"s": student, "t": student}, data["path"],
+            comparisons={"s": on_ray},
+        )  # fmt: skip
+
+
+def test_explain_ray_equals_one_process(cluster: Any, data: dict[str, Any]) -> None:
+    X = pd.DataFrame(data["X"][1600:1690], columns=FEATURES)
+    background = pd.DataFrame(data["X"][:200], columns=FEATURES)
+    kwargs = {"method": "permutation", "max_background": 20, "n_permutations": 2}
+    teacher = data["teacher"]
+    fanned = explain_ray(teacher, X, background, num_chunks=3, random_state=5, **kwargs)
+    single = explain(teacher, X, background, random_state=5, **kwargs)
+    np.testing.assert_allclose(fanned.values, single.values, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(fanned.target, single.target)
+    np.testing.assert_allclose(fanned.base_values, single.base_values, rtol=1e-12)
+    np.testing.assert_array_equal(fanned.data, single.data)
+    assert fanned.feature_names == FEATURES
+    # another seed gives other values: the test can fail
+    other = explain(teacher, X, background, random_state=6, **kwargs)
+    assert not np.allclose(fanned.values, other.values)
+    with pytest.raises(ParameterError, match="explain_ray cannot split method='kernel'"):
+        explain_ray(teacher, X, background, method="kernel")
 
 
 def test_fit_ray_rejects_an_in_memory_table(cluster: Any, data: dict[str, Any]) -> None:
@@ -146,7 +189,7 @@ def test_a_worker_failure_resumes_from_the_checkpoint(ray_fit: dict[str, Any]) -
     assert [r["epoch"] for r in history] == list(range(1, EPOCHS + 1))
     # epoch 1 came from the first worker group; the restarted group began at epoch 2,
     # from the epoch-1 checkpoint, not from scratch
-    assert [r["run_start_epoch"] for r in history] == [1, 2, 2, 2]
+    assert [r["run_start_epoch"] for r in history] == [1, 2, 2]
     assert ray_fit["student"].ray_restarts_ == 1
     assert all(r["workers"] == 2 and r["rows_per_s_per_worker"] > 0 for r in history)
 

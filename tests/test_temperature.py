@@ -16,6 +16,7 @@ from sklearn.tree import DecisionTreeClassifier
 from interpretable_kd import (
     DistilledClassifier,
     InterpretableKDWarning,
+    ShallowMLPClassifier,
     SoftLogisticRegression,
     _temperature,
     as_teacher,
@@ -24,6 +25,8 @@ from interpretable_kd._defaults import (
     HARD_LABEL_WEIGHT,
     TEMPERATURE_GRID,
     TEMPERATURE_SEARCH_MIN_ROWS,
+    TEMPERATURE_SEARCH_STEP_SCALE,
+    TEMPERATURE_SEARCH_WARM_SCALE,
 )
 from interpretable_kd._temperature import SEARCH_COLUMNS, search_split
 from interpretable_kd.exceptions import ParameterError
@@ -280,3 +283,63 @@ def test_a_file_written_before_auto_loads_with_its_fixed_temperature(
     loaded = DistilledClassifier.load(path, teacher=boosting)
     assert loaded.temperature_ == 2.0
     assert loaded.temperature_search_ is None
+
+
+def test_a_budgeted_student_starts_every_candidate_from_one_t1_fit(binary_data, boosting) -> None:
+    """The mini-batch loop's candidates continue a shared T = 1 fit for a ninth of the
+    budget; the exact solver's are fitted from scratch (its T = 1 fit is one of them)."""
+    X, y = binary_data
+
+    def run(student):
+        return DistilledClassifier(boosting, student, random_state=0).fit(X, y)
+
+    mlp = run(ShallowMLPClassifier(hidden_units=8, random_state=0))
+    table = mlp.temperature_search_
+    assert table["start"].tolist() == ["T = 1 fit"] * len(TEMPERATURE_GRID)
+    assert (table["step_scale"] == TEMPERATURE_SEARCH_WARM_SCALE).all()
+    share = f"{100 * TEMPERATURE_SEARCH_WARM_SCALE:.0f}% of the step budget"
+    assert f"continued for {share} from one fit at T = 1" in str(
+        table.loc[table["chosen"], "reason"].iloc[0]
+    )
+    assert table.attrs["start_seconds"] > 0.0
+    again = run(ShallowMLPClassifier(hidden_units=8, random_state=0))
+    pd.testing.assert_frame_equal(
+        table.drop(columns="fit_seconds"), again.temperature_search_.drop(columns="fit_seconds")
+    )
+    np.testing.assert_array_equal(mlp.predict_proba(X), again.predict_proba(X))
+    exact = run(SoftLogisticRegression(random_state=0)).temperature_search_
+    assert exact["start"].tolist() == ["scratch"] * len(TEMPERATURE_GRID)
+    assert (exact["step_scale"] == TEMPERATURE_SEARCH_STEP_SCALE).all()
+    assert exact.attrs["start_seconds"] == 0.0
+
+
+def test_fit_uses_step_budget_is_false_only_for_an_exact_solver(binary_data, boosting) -> None:
+    X, _ = binary_data
+    logits = as_teacher(boosting).logits(X)
+    classes = np.array([0, 1])
+
+    def fitted(student):
+        return student.fit_distill(X, logits, None, classes=classes, temperature=1.0)
+
+    assert not fitted(SoftLogisticRegression(random_state=0))._fit_uses_step_budget()
+    adam = SoftLogisticRegression(solver="adam", max_epochs=2, random_state=0)
+    assert fitted(adam)._fit_uses_step_budget()
+    assert fitted(ShallowMLPClassifier(max_epochs=2, random_state=0))._fit_uses_step_budget()
+
+
+def test_warm_start_continues_the_fitted_network(binary_data, boosting) -> None:
+    """With a learning rate of ~0 a continuation keeps the start's weights, while a fresh
+    fit keeps its own random initialisation: the continuation did start from the fit."""
+    X, _ = binary_data
+    logits = as_teacher(boosting).logits(X)
+    classes = np.array([0, 1])
+    kwargs = {"classes": classes, "temperature": 0.5, "hard_label_weight": 0.0}
+    first = ShallowMLPClassifier(max_epochs=20, random_state=0)
+    first._fit_distill(X, logits, None, **{**kwargs, "temperature": 1.0})
+    start = first.predict_proba(X)
+    frozen = {"learning_rate": 1e-12, "max_epochs": 1}
+    warm = first.set_params(**frozen)._fit_distill(X, logits, None, **kwargs, warm_start=True)
+    np.testing.assert_allclose(warm.predict_proba(X), start, atol=1e-5)
+    assert warm.n_iter_ == 1
+    fresh = ShallowMLPClassifier(random_state=0, **frozen)._fit_distill(X, logits, None, **kwargs)
+    assert np.abs(fresh.predict_proba(X) - start).max() > 1e-2

@@ -9,7 +9,11 @@ runs, and Ray only in ``ray_engine``.
 * :func:`compare_streaming` -- fidelity, per-class fidelity, agreement matrix and KL/JS/TV
   as exact mergeable sums over all rows, bootstrap intervals on a uniform row sample;
 * :func:`fit_ray`, :func:`score_teacher_ray`, :func:`compare_ray` -- the same on Ray
-  (imported from ``ray_engine`` on first use).
+  (imported from ``ray_engine`` on first use);
+* :func:`streamed_report` -- the full ``DistillationReport`` of a comparison at scale:
+  the streamed numbers over all rows, the rest (attributions, figures) on a uniform
+  sample, each labelled with its rows;
+* :func:`explain_ray` -- attributions of a row sample, chunks as Ray tasks.
 """
 
 from __future__ import annotations
@@ -27,16 +31,27 @@ __all__ = [
     "StreamingComparison",
     "compare_ray",
     "compare_streaming",
+    "explain_ray",
     "fit_ray",
     "fit_streaming",
     "score_teacher_ray",
+    "streamed_report",
 ]
 
 _RAY_NAMES = ("compare_ray", "fit_ray", "score_teacher_ray")
 
 
 def __getattr__(name: str) -> Any:
-    """Import the Ray functions on first use, so that Ray is needed only for them."""
+    """Import the Ray functions (and the report) on first use, so that Ray is needed
+    only for them."""
+    if name == "streamed_report":
+        from ._report import streamed_report
+
+        return streamed_report
+    if name == "explain_ray":
+        from .ray_explain import explain_ray
+
+        return explain_ray
     if name == "compare_ray":
         from .ray_compare import compare_ray
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError
 
-__all__ = ["ColumnStats", "SourceSpec", "open_source", "require"]
+__all__ = ["ColumnStats", "SourceSpec", "open_source", "require", "scan_options"]
 
 #: What to install for the optional engines.
 EXTRA_HINT = 'pip install "interpretable-kd[ray]"'
@@ -52,6 +52,23 @@ def require(module: str) -> Any:
             f"interpretable_kd.distributed needs {module.split('.')[0]}, which is not "
             f"installed. Install the optional extra: {EXTRA_HINT}."
         ) from exc
+
+
+def scan_options() -> Any:
+    """Parquet read options that keep a reader's memory bounded by its batch.
+
+    Arrow's default pre-buffering (``pre_buffer=True``) caches every column chunk it has
+    fetched until the file is closed, so a reader's memory grows with the rows read
+    (measured: +80 MB per million 20-column float32 rows, the file's own size). Without
+    it, memory stays flat with rows. Used by the local reader and passed to
+    ``ray.data.read_parquet``.
+
+    Returns
+    -------
+    pyarrow.dataset.ParquetFragmentScanOptions
+        ``pre_buffer=False``.
+    """
+    return require("pyarrow.dataset").ParquetFragmentScanOptions(pre_buffer=False)
 
 
 @dataclass
@@ -178,6 +195,7 @@ class SourceSpec:
             use_threads=False,
             batch_readahead=1,  # read ahead one batch, one file: memory stays bounded
             fragment_readahead=1,
+            fragment_scan_options=scan_options(),  # no pre-buffering: memory stays flat
         )
         for batch in scanner.to_batches():
             if batch.num_rows == 0:

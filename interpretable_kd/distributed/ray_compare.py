@@ -6,6 +6,7 @@ numbers as :func:`~interpretable_kd.distributed.compare_streaming`.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,8 @@ from .._defaults import FULL, STREAM_CHUNK_ROWS, STREAM_SAMPLE_ROWS
 from .._numeric import draw_seed
 from .._validation import check_number
 from ..teachers import Teacher
-from ._arrow import open_source
-from ._plan import (
-    teacher_frame,
-)
+from ._arrow import open_source, scan_options
+from ._plan import Progress, teacher_frame
 from .ray_engine import _connect, _paths, _teacher_with_classes
 from .reductions import ComparisonSums, Reservoir, StreamingComparison, student_frame, summarise
 
@@ -80,7 +79,7 @@ def compare_ray(
     confidence: float = 0.95,
     address: str | None = None,
     random_state: Any = None,
-    verbose: bool = False,
+    verbose: bool | Callable[[str], None] = False,
 ) -> StreamingComparison:
     """:func:`~interpretable_kd.distributed.compare_streaming` on Ray: each block's
     mergeable sums and reservoir computed by an actor pool, merged on the driver.
@@ -121,7 +120,11 @@ def compare_ray(
     threshold = min(1.0, 2.0 * sample_rows / max(spec.n_rows, 1) + 1e-3)
     part = _ComparePart(wrapped, student, spec.features, threshold, seed)
     parts = (
-        ray.data.read_parquet(_paths(source, owner), override_num_blocks=num_workers)
+        ray.data.read_parquet(
+            _paths(source, owner),
+            override_num_blocks=num_workers,
+            fragment_scan_options=scan_options(),
+        )
         .select_columns(spec.features)
         .map_batches(
             part,
@@ -131,6 +134,7 @@ def compare_ray(
     )
     k = len(wrapped.classes_)
     sums, sample = ComparisonSums.empty(k), Reservoir(sample_rows)
+    progress = Progress(verbose, spec.n_rows, "compared")
     for batch in parts.iter_batches(batch_format="numpy", batch_size=STREAM_CHUNK_ROWS):
         counts = np.column_stack([batch[f"m{cell}"] for cell in range(k * k)]).sum(axis=0)
         sums = sums.merge(
@@ -145,6 +149,7 @@ def compare_ray(
         p_t = np.column_stack([batch[f"pt{c}"] for c in range(k)])[rows]
         p_s = np.column_stack([batch[f"ps{c}"] for c in range(k)])[rows]
         sample.update(batch["key"][rows], p_t, p_s)
+        progress.update(sums.n)
     return summarise(
         sums, sample, wrapped.classes_, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed
     )

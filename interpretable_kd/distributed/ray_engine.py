@@ -11,9 +11,9 @@
   the gradients averaged by an all-reduce after every backward pass (the averaging DDP
   does; done by hand so that the student's ``_penalty`` and ``_after_step`` see the plain
   module), a checkpoint every epoch (module, optimiser, history) and a restart from the
-  latest checkpoint after a worker failure (``FailureConfig(max_failures=...)``). The
-  result is an ordinary local estimator, as from
-  :func:`~interpretable_kd.distributed.fit_streaming`.
+  latest checkpoint after a worker failure (``FailureConfig(max_failures=...)``); the
+  workers' loop is ``_ray_train._train_loop``. The result is an ordinary local
+  estimator, as from :func:`~interpretable_kd.distributed.fit_streaming`.
 * :func:`compare_ray` (module ``ray_compare``) -- the mergeable
   :class:`~interpretable_kd.distributed.reductions.ComparisonSums`
   and :class:`~interpretable_kd.distributed.reductions.Reservoir` per block, merged on
@@ -27,38 +27,37 @@ blocks to workers dynamically, so a Ray fit is not bit-for-bit reproducible acro
 from __future__ import annotations
 
 import os
-import resource
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
 from .._defaults import STREAM_BUFFER_ROWS, STREAM_CHUNK_ROWS
-from .._numeric import standardise
 from .._torch_utils import isolated_torch_rng
 from .._validation import check_number
 from ..exceptions import InputTypeError
 from ..teachers import Teacher, as_teacher
-from ._arrow import ColumnStats, open_source, require
+from ._arrow import ColumnStats, open_source, require, scan_options
 from ._plan import (
     StreamPlan,
-    batch_targets,
-    check_finite,
     finalise_student,
     log,
     make_plan,
     teacher_frame,
-    train_step,
 )
+from ._ray_train import _train_loop
 
 __all__ = ["fit_ray", "score_teacher_ray"]
 
 
-def _connect(address: str | None, num_cpus: int | None, verbose: bool) -> Any:
-    """Ray, initialised (an existing connection is reused)."""
+def _connect(address: str | None, num_cpus: int | None, verbose: Any) -> Any:
+    """Ray, initialised (an existing connection is reused); with ``verbose`` (True or a
+    callable) the workers' lines reach the driver and Ray Data shows its bars."""
+    verbose = bool(verbose)
     ray = require("ray")
     require("ray.data")
     if not ray.is_initialized():
@@ -169,7 +168,7 @@ def score_teacher_ray(
     use_gpu: bool = False,
     batch_size: int = STREAM_CHUNK_ROWS,
     address: str | None = None,
-    verbose: bool = False,
+    verbose: bool | Callable[[str], None] = False,
 ) -> Any:
     """The teacher's logits for every row of a Parquet source, as a lazy Ray Dataset.
 
@@ -193,7 +192,7 @@ def score_teacher_ray(
     address : str, optional
         Ray cluster address (``"auto"`` for an existing cluster); default: connect to a
         running one, else start a local one.
-    verbose : bool
+    verbose : bool or callable
         Ray Data progress bars.
 
     Returns
@@ -208,7 +207,9 @@ def score_teacher_ray(
     spec = open_source(source, features, label, owner)
     wrapped = _teacher_with_classes(teacher, spec)
     columns = [*spec.features, *([label] if label else [])]
-    rows = ray.data.read_parquet(_paths(source, owner)).select_columns(columns)
+    rows = ray.data.read_parquet(
+        _paths(source, owner), fragment_scan_options=scan_options()
+    ).select_columns(columns)
     return rows.map_batches(
         _TeacherScorer,
         fn_constructor_args=(wrapped, spec.features, label, use_gpu),
@@ -229,119 +230,6 @@ def _teacher_with_classes(teacher: Any, spec: Any) -> Teacher:
     return wrapped
 
 
-def _train_loop(config: dict[str, Any]) -> None:
-    """What each Ray Train worker runs (see :func:`fit_ray`)."""
-    import ray.train
-    import torch.distributed as dist
-
-    plan: StreamPlan = config["plan"]
-    student = plan.student
-    context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
-    device = torch.device("cuda", torch.cuda.current_device()) if config["use_gpu"] else None
-    device = device or torch.device("cpu")
-    mean, scale = config["mean"], config["scale"]
-    d, k = len(mean), config["n_classes"]
-    student._prepare_fit(int(config["n_rows"]), k)
-    with isolated_torch_rng(plan.seed):
-        module = student._build_module(d, k).to(device)
-    optimizer = torch.optim.Adam(
-        module.parameters(), lr=student.learning_rate, weight_decay=student.weight_decay
-    )
-    history: list[dict[str, float]] = []
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            state = torch.load(os.path.join(folder, "state.pt"), map_location=device)
-        module.load_state_dict(state["module"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = state["history"]
-    else:  # identical start on every worker
-        for tensor in module.state_dict().values():
-            dist.broadcast(tensor, 0)
-    x_cols = [f"x{j}" for j in range(d)]
-    t_cols = [f"t{c}" for c in range(k)]
-    shard = ray.train.get_dataset_shard("train")
-    first_epoch = len(history) + 1  # > 1 after a restart from a checkpoint
-    for epoch in range(first_epoch, plan.epochs + 1):
-        module.train()
-        total, count, start = 0.0, 0, time.perf_counter()
-        for batch in shard.iter_batches(
-            batch_size=plan.batch_size,
-            batch_format="numpy",
-            local_shuffle_buffer_size=config["buffer_rows"],
-            local_shuffle_seed=plan.seed + 7919 * epoch + rank,
-        ):
-            X = np.column_stack([batch[c] for c in x_cols]).astype(np.float32)
-            logits = np.column_stack([batch[c] for c in t_cols]).astype(np.float32)
-            targets = batch_targets(logits, batch["y"].astype(np.int64), plan).to(device)
-            xb = torch.from_numpy(standardise(X, mean, scale, in_place=True)).to(device)
-            loss = train_step(student, module, optimizer, xb, targets, _average_gradients)
-            total += loss * len(xb)
-            count += len(xb)
-        seconds = time.perf_counter() - start
-        sums = torch.tensor([total, float(count), seconds], dtype=torch.float64)
-        dist.all_reduce(sums)
-        peak = torch.tensor([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0])
-        dist.all_reduce(peak, op=dist.ReduceOp.MAX)
-        record = {
-            "epoch": epoch,
-            "train_loss": float(sums[0] / sums[1]),
-            "rows_per_s": float(sums[1] / (sums[2] / world)),
-            "rows_per_s_per_worker": float(sums[1] / sums[2]),
-            "workers": world,
-            "run_start_epoch": first_epoch,
-            "worker_peak_rss_mb": float(peak[0]),
-        }
-        check_finite(record, student, epoch)
-        history.append(record)
-        _maybe_fail(config, epoch, rank)
-        with tempfile.TemporaryDirectory() as folder:
-            saved = None
-            if rank == 0:
-                state = {"module": module.state_dict(), "optimizer": optimizer.state_dict()}
-                torch.save({**state, "history": history}, os.path.join(folder, "state.pt"))
-                saved = ray.train.Checkpoint.from_directory(folder)
-                if config["verbose"]:
-                    print(
-                        f"[interpretable_kd] epoch {epoch}/{plan.epochs}: loss "
-                        f"{record['train_loss']:.4g}, {record['rows_per_s']:,.0f} rows/s "
-                        f"({record['rows_per_s_per_worker']:,.0f} per worker)",
-                        flush=True,
-                    )
-            ray.train.report({"epoch": epoch, "train_loss": record["train_loss"]}, saved)
-
-
-def _average_gradients(module: torch.nn.Module) -> None:
-    """All-reduce the gradients and divide by the world size: the averaged gradient of
-    the global batch, as DistributedDataParallel computes it (one flat buffer per step).
-    """
-    import torch.distributed as dist
-
-    params = list(module.parameters())
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    offset = 0
-    for p in params:
-        size = p.numel()
-        p.grad = flat[offset : offset + size].view_as(p).clone()
-        offset += size
-
-
-def _maybe_fail(config: dict[str, Any], epoch: int, rank: int) -> None:
-    """Testing hook: raise once, at ``(epoch, rank)`` of ``_inject_failure``."""
-    failure = config.get("inject_failure")
-    if failure is None or (epoch, rank) != tuple(failure):
-        return
-    marker = os.path.join(config["storage"], "injected_failure")
-    if not os.path.exists(marker):
-        with open(marker, "w", encoding="utf-8") as handle:
-            handle.write(f"epoch {epoch} rank {rank}\n")
-        raise RuntimeError(f"injected failure at epoch {epoch} on worker {rank}")
-
-
 def fit_ray(
     estimator: Any,
     source: Any,
@@ -360,7 +248,7 @@ def fit_ray(
     storage_path: str | os.PathLike[str] | None = None,
     address: str | None = None,
     random_state: Any = None,
-    verbose: bool = False,
+    verbose: bool | Callable[[str], None] = False,
     _inject_failure: tuple[int, int] | None = None,
 ) -> Any:
     """Distil a teacher into a student on a Ray cluster, from a Parquet source.
@@ -400,8 +288,10 @@ def fit_ray(
         Ray cluster address; default: a running cluster, else a local one.
     random_state : None, int or Generator
         Seeds initialisation and the shuffles.
-    verbose : bool
-        Progress: rows scored (Ray Data's bars), each epoch's loss and rows/s.
+    verbose : bool or callable
+        Progress: rows scored (Ray Data's bars, then rows/s), each epoch's loss and
+        rows/s (printed by worker 0 as it ends); a callable receives the driver's lines
+        instead, the epochs' once training ends.
     _inject_failure : (epoch, rank) or None
         For tests only: worker ``rank`` raises once at the end of ``epoch``.
 
@@ -449,8 +339,13 @@ def fit_ray(
         use_gpu=use_gpu,
         verbose=verbose,
     ).write_parquet(scored_path)
-    log(verbose, f"teacher scored {spec.n_rows:,} rows in {time.perf_counter() - start:.1f} s")
-    scored = ray.data.read_parquet(scored_path)
+    seconds = time.perf_counter() - start
+    log(
+        verbose,
+        f"teacher scored {spec.n_rows:,}/{spec.n_rows:,} rows in {seconds:.1f} s "
+        f"({spec.n_rows / max(seconds, 1e-9):,.0f} rows/s, {num_workers} actors)",
+    )
+    scored = ray.data.read_parquet(scored_path, fragment_scan_options=scan_options())
     stats = _ray_column_stats(scored, len(spec.features))
     plan.teacher = _teacher_with_classes(plan.teacher, spec)
     shipped = StreamPlan(**{**vars(plan), "teacher": _ClassesOnly(plan.teacher.classes_)})
@@ -464,7 +359,7 @@ def fit_ray(
             "n_rows": int(stats.n),
             "use_gpu": use_gpu,
             "buffer_rows": buffer_rows,
-            "verbose": verbose,
+            "verbose": verbose is True,  # a callable stays home (see below)
             "storage": storage,
             "inject_failure": _inject_failure,
         },
@@ -490,6 +385,13 @@ def fit_ray(
     with isolated_torch_rng(plan.seed):
         module = plan.student._build_module(len(spec.features), len(plan.teacher.classes_))
     module.load_state_dict(state["module"])
+    if callable(verbose):  # the workers printed nothing: the epochs, once trained
+        for r in state["history"]:
+            log(
+                verbose,
+                f"epoch {r['epoch']}/{plan.epochs}: loss {r['train_loss']:.4g}, "
+                f"{r['rows_per_s']:,.0f} rows/s ({r['rows_per_s_per_worker']:,.0f} per worker)",
+            )
     fitted = finalise_student(plan, module, stats, spec.features, state["history"])
     restarts = _restarts(storage)
     (fitted.student_ if hasattr(fitted, "student_") else fitted).ray_restarts_ = restarts

@@ -20,7 +20,7 @@ are computed on it.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from ..metrics import (
 )
 from ..teachers import as_teacher
 from ._arrow import open_source
-from ._plan import log, teacher_frame
+from ._plan import Progress, teacher_frame
 
 __all__ = ["ComparisonSums", "Reservoir", "StreamingComparison", "compare_streaming"]
 
@@ -367,7 +367,7 @@ def compare_streaming(
     n_bootstrap: int = FULL.n_bootstrap,
     confidence: float = 0.95,
     random_state: Any = None,
-    verbose: bool = False,
+    verbose: bool | Callable[[str], None] = False,
 ) -> StreamingComparison:
     """Compare a fitted student with its teacher over every row of a Parquet source.
 
@@ -397,8 +397,9 @@ def compare_streaming(
         Interval level, in (0, 1).
     random_state : None, int or Generator
         Seeds the reservoir keys and the resampling.
-    verbose : bool
-        Print rows compared and rows/s.
+    verbose : bool or callable
+        Print rows compared and rows/s (at most every ``PROGRESS_SECONDS``); a callable
+        receives the lines instead.
 
     Returns
     -------
@@ -414,18 +415,14 @@ def compare_streaming(
     rng = np.random.default_rng(seed)
     sums: ComparisonSums | None = None
     sample = Reservoir(sample_rows)
-    start = time.perf_counter()
+    progress = Progress(verbose, spec.n_rows, "compared")
     for X, _ in spec.batches(chunk_rows):
         p_t = wrapped.predict_proba(teacher_frame(wrapped, X, spec.features))
         p_s = np.asarray(student.predict_proba(student_frame(student, X, spec.features)))
         part = ComparisonSums.of(p_t, p_s)
         sums = part if sums is None else sums.merge(part)
         sample.update(np.asarray(rng.random(X.shape[0])), p_t, p_s)
-        log(
-            verbose,
-            f"compared {sums.n:,}/{spec.n_rows:,} rows "
-            f"({sums.n / max(time.perf_counter() - start, 1e-9):,.0f} rows/s)",
-        )
+        progress.update(sums.n)
     if sums is None:
         raise InputError(f"{owner} got a source with no rows; pass at least one row.")
     return summarise(

@@ -29,7 +29,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from .._validation import check_labels_known, check_number
 from ..exceptions import InputError
 from ._arrow import ColumnStats, SourceSpec, open_source, require
 from ._plan import (
+    Progress,
     StreamPlan,
     batch_targets,
     check_finite,
@@ -70,7 +71,7 @@ def fit_streaming(
     chunk_rows: int = STREAM_CHUNK_ROWS,
     spill_dir: str | os.PathLike[str] | None = None,
     random_state: Any = None,
-    verbose: bool = False,
+    verbose: bool | Callable[[str], None] = False,
 ) -> Any:
     """Distil a teacher into a student out of core, from a Parquet source.
 
@@ -112,8 +113,9 @@ def fit_streaming(
         the end.
     random_state : None, int or Generator
         Seeds initialisation and shuffles; default: the distiller's or student's.
-    verbose : bool
-        Print rows scored, each epoch's loss and rows/s to stderr.
+    verbose : bool or callable
+        Print rows scored (with rows/s, at most every ``PROGRESS_SECONDS``), each
+        epoch's loss and rows/s to stderr; a callable receives the lines instead.
 
     Returns
     -------
@@ -149,7 +151,12 @@ def fit_streaming(
 
 
 def score_to_parquet(
-    spec: SourceSpec, plan: StreamPlan, path: str, chunk_rows: int, verbose: bool, owner: str
+    spec: SourceSpec,
+    plan: StreamPlan,
+    path: str,
+    chunk_rows: int,
+    verbose: bool | Callable[[str], None],
+    owner: str,
 ) -> ColumnStats:
     """The scoring pass: teacher logits and column statistics, rows spilled to ``path``.
 
@@ -166,8 +173,8 @@ def score_to_parquet(
         The spill file to write.
     chunk_rows : int
         Rows per record batch and per row group.
-    verbose : bool
-        Print progress.
+    verbose : bool or callable
+        Progress, as in :func:`fit_streaming`.
     owner : str
         Who asks, for messages.
 
@@ -178,7 +185,8 @@ def score_to_parquet(
     """
     pa = require("pyarrow")
     pq = require("pyarrow.parquet")
-    stats, writer, done, start = ColumnStats(), None, 0, time.perf_counter()
+    stats, writer, done = ColumnStats(), None, 0
+    progress = Progress(verbose, spec.n_rows, "teacher scored")
     try:
         for X, y_raw in spec.batches(chunk_rows):
             logits = plan.teacher.logits(teacher_frame(plan.teacher, X, spec.features))
@@ -205,11 +213,7 @@ def score_to_parquet(
                 )
             writer.write_table(table, row_group_size=chunk_rows)
             done += X.shape[0]
-            log(
-                verbose,
-                f"teacher scored {done:,}/{spec.n_rows:,} rows "
-                f"({done / max(time.perf_counter() - start, 1e-9):,.0f} rows/s)",
-            )
+            progress.update(done)
     finally:
         if writer is not None:
             writer.close()
@@ -249,7 +253,11 @@ def _spill_buffers(
 
 
 def _train_from_spill(
-    plan: StreamPlan, path: str, stats: ColumnStats, buffer_rows: int, verbose: bool
+    plan: StreamPlan,
+    path: str,
+    stats: ColumnStats,
+    buffer_rows: int,
+    verbose: bool | Callable[[str], None],
 ) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Epochs over the spill file with the student's own pieces; returns the network and
     the history."""

@@ -34,7 +34,12 @@ __all__ = ["AdditiveModule", "hat_weights", "quantile_knots"]
 
 def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
     """Knots of one feature: its distinct values when there are at most ``n_knots`` of
-    them (exact for binary, one-hot and ordinal columns), else ``n_knots`` quantiles.
+    them (exact for binary, one-hot and ordinal columns), else ``n_knots`` quantiles of
+    the rows, topped up with quantiles of the distinct values.
+
+    A column with heavy ties (say 90% zeros and a long tail, like a capital gain) has
+    few distinct row quantiles; the top-up spends the unused knots evenly over its
+    distinct values, so the tail, where a tree teacher splits, still gets knots.
 
     Parameters
     ----------
@@ -49,10 +54,19 @@ def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
         Strictly increasing knots, ``1 <= m <= n_knots``; the first is the column's
         minimum and the last its maximum.
     """
-    values = np.unique(column)
+    values = np.unique(column).astype(np.float64)
     if values.size <= n_knots:
-        return values.astype(np.float64)
-    return np.unique(np.quantile(column, np.linspace(0.0, 1.0, n_knots)))
+        return values
+    knots = np.unique(np.quantile(column, np.linspace(0.0, 1.0, n_knots)))
+    missing = n_knots - knots.size
+    if missing > 0:
+        spare = np.setdiff1d(values, knots, assume_unique=True)
+        if spare.size <= missing:
+            extra = spare
+        else:
+            extra = spare[np.round(np.linspace(0, spare.size - 1, missing)).astype(np.int64)]
+        knots = np.union1d(knots, extra)
+    return knots.astype(np.float64)
 
 
 def hat_weights(
@@ -264,8 +278,10 @@ class AdditiveModule(torch.nn.Module):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Logits of shape (n_rows, n_classes), float64: ``to_logits(bias + sum of every
         term)``."""
-        mains, pairs = self.terms(X)
-        return self.to_logits(self.bias + mains.sum(1) + pairs.sum(1))
+        index, weight = self.design(X)
+        table = torch.cat([self.main, self.pair])
+        z = torch.einsum("nw,nwk->nk", weight, table[index])
+        return self.to_logits(self.bias + z)
 
     def terms(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every term's value at each row.
@@ -399,15 +415,31 @@ class AdditiveModule(torch.nn.Module):
         return (smoothness * (D.T @ D) + ridge * sparse.identity(size)).tocsr()
 
     # ------------------------------------------------------------------ identifiability
-    def _basis_mean(self, column: torch.Tensor, knots: torch.Tensor, m: int) -> torch.Tensor:
-        """Mean over the rows of each hat function on ``knots[:m]``, shape (m,)."""
-        left, frac = hat_weights(
-            column.unsqueeze(1), knots.unsqueeze(0), torch.as_tensor([m], device=column.device)
-        )
-        mean = torch.zeros(knots.shape[0], dtype=torch.float64, device=column.device)
-        mean.index_add_(0, left[:, 0], 1 - frac[:, 0])
-        mean.index_add_(0, left[:, 0] + 1, frac[:, 0])
-        return mean[:m] / column.shape[0]
+    def _pair_basis_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean over the rows of each hat function of every used pair's two axes.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n_rows, d), float64
+            Standardised rows.
+
+        Returns
+        -------
+        tuple of two Tensors of shape (P, G)
+            Per pair and axis, the mean of each hat function on that axis's knots (0 past
+            the active ones).
+        """
+        P, G = int(self.n_pairs), self.grid
+        out = []
+        for axis in (0, 1):
+            knots, active = self.pair_knots[:P, axis], self.pair_active[:P, axis]
+            left, frac = hat_weights(x[:, self.pairs[:P, axis]], knots, active)
+            flat = left + torch.arange(P, device=x.device) * G
+            mean = torch.zeros(P * G, dtype=torch.float64, device=x.device)
+            mean.index_add_(0, flat.reshape(-1), (1 - frac).reshape(-1))
+            mean.index_add_(0, (flat + 1).reshape(-1), frac.reshape(-1))
+            out.append(mean.view(P, G) / x.shape[0])
+        return out[0], out[1]
 
     def _add_to_main(self, feature: int, at: torch.Tensor, values: torch.Tensor) -> None:
         """Add the piecewise-linear function with ``values`` (m, n_out) at knots ``at`` (a
@@ -442,11 +474,11 @@ class AdditiveModule(torch.nn.Module):
         d, K, G, o = self.n_features, self.n_knots, self.grid, self.n_out
         table = self.main.view(d, K, o)
         grid = self.pair.view(self.max_pairs, G, G, o)
+        means = self._pair_basis_means(x)
         for p in range(int(self.n_pairs)):
             i, j = int(self.pairs[p, 0]), int(self.pairs[p, 1])
             mi, mj = int(self.pair_active[p, 0]), int(self.pair_active[p, 1])
-            u = self._basis_mean(x[:, i], self.pair_knots[p, 0], mi)
-            w = self._basis_mean(x[:, j], self.pair_knots[p, 1], mj)
+            u, w = means[0][p, :mi], means[1][p, :mj]
             block = grid[p, :mi, :mj]  # a view: edited in place
             rows = torch.einsum("abk,b->ak", block, w)  # a function of x_i
             block -= rows.unsqueeze(1)
@@ -454,14 +486,23 @@ class AdditiveModule(torch.nn.Module):
             block -= columns.unsqueeze(0)
             self._add_to_main(i, self.pair_knots[p, 0, :mi], rows)
             self._add_to_main(j, self.pair_knots[p, 1, :mj], columns)
-        mains, pairs = self.terms(x)
-        mean = mains.mean(0)  # (d, o)
+        # each term's mean over the rows, from the mean of each basis column (linear)
+        index, weight = self.design(x)
+        size = self.main.shape[0] + self.pair.shape[0]
+        column_mean = torch.zeros(size, dtype=torch.float64, device=x.device)
+        column_mean.index_add_(0, index.reshape(-1), weight.reshape(-1))
+        column_mean /= x.shape[0]
+        del index, weight
+        P = int(self.n_pairs)
+        cut = self.main.shape[0]
+        mean = (column_mean[:cut].view(d, K, 1) * table).sum(1)  # (d, o)
+        pair_cells = column_mean[cut:].view(self.max_pairs, G * G, 1)
+        pair_mean = (pair_cells * self.pair.view(self.max_pairs, G * G, o)).sum(1)
         for j in range(d):
             table[j, : int(self.n_active[j])] -= mean[j]
         self.bias.add_(mean.sum(0))
-        P = int(self.n_pairs)
         self.pair_means.zero_()
-        self.pair_means[:P] = pairs.mean(0)
+        self.pair_means[:P] = pair_mean[:P]
         mains, pairs = self.terms(x)
         importance = torch.zeros(d + self.max_pairs, dtype=torch.float64)
         importance[:d] = mains.abs().mean((0, 2))

@@ -5,7 +5,8 @@ The model is linear in its parameters theta (:mod:`._additive_module`): decision
 ``z = A theta + b`` with A the sparse design (2 entries per feature and row, 4 per pair).
 :func:`lbfgs_solve` minimises ``loss(z) + sum_k theta_k^T R theta_k`` (R the smoothness
 and ridge penalty, scaled by 1 / n rows) over all rows at once, with scipy's sparse
-products for A and A^T and torch's L-BFGS (strong Wolfe line search) on the
+products for A and A^T and scipy's L-BFGS-B (no bounds; compiled, and it spares the
+first fit of a process the second-long import that torch's optimiser triggers) on the
 diagonally preconditioned parameters ``phi = c * theta`` (c: each basis column's RMS).
 """
 
@@ -15,12 +16,15 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy import sparse
+from scipy import optimize, sparse
 
 from .._torch_utils import Targets
 from ._additive_module import AdditiveModule
 
 __all__ = ["feature_groups", "lbfgs_solve", "screen_pairs"]
+
+#: Entries of one row chunk of the screen's one-hot bin matrix (8 MB of float64).
+SCREEN_CHUNK_ENTRIES = 1_000_000
 
 
 def lbfgs_solve(
@@ -37,9 +41,11 @@ def lbfgs_solve(
 ) -> list[dict[str, float]]:
     """Fit the module's free parameters to the optimum of the convex objective.
 
-    Anchored parameters (``module.free_masks``) keep their values. Stops when the largest
-    gradient entry falls below ``tol`` times its starting value, when the loss changes by
-    less than ``tol * 1e-6`` of its starting value, or after ``max_iter`` iterations.
+    Anchored parameters (``module.free_masks``) and padding keep their values and are
+    not variables of the solve (they enter as a fixed offset of z and of the penalty).
+    Stops when the largest gradient entry falls below ``tol`` times its starting value,
+    when the loss falls by less than ``tol * 1e-6`` of its size in one iteration
+    (L-BFGS-B's ``ftol``), or after ``max_iter`` iterations.
 
     Parameters
     ----------
@@ -84,20 +90,25 @@ def lbfgs_solve(
     free = (rms > 0) & ~anchored
     c = np.where(rms > 0, rms, 1.0)
     table = torch.cat([module.main, module.pair]).detach().numpy()
-    # Anchored columns at 0 add nothing: drop their entries (most of a one-hot design).
-    drop = anchored & np.all(table == 0, axis=1)
-    A = (A @ sparse.diags(np.where(drop, 0.0, 1.0 / c))).tocsr()
-    A.eliminate_zeros()
-    A_T = A.T.tocsr()
+    phi_all = table * c[:, None]
+    # Only the free columns are variables (padding and anchored cells are not): the
+    # fixed ones add a constant offset to z and a linear and constant part to the penalty.
+    A = (A @ sparse.diags(1.0 / c)).tocsc()
     R = (
         sparse.diags(1.0 / c)
         @ module.penalty_matrix(smoothness / n, ridge / n)
         @ sparse.diags(1.0 / c)
-    )
-    R = R.tocsr()
-    start = np.concatenate([module.bias.detach().numpy(), (table * c[:, None]).ravel()])
-    x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    keep = np.concatenate([np.ones(o), np.repeat(free.astype(np.float64), o)])
+    ).tocsr()
+    fixed = ~free
+    offset = np.asarray(A[:, fixed] @ phi_all[fixed]) if fixed.any() else np.zeros((n, o))
+    A = A[:, free].tocsr()
+    A.eliminate_zeros()
+    A_T = A.T.tocsr()
+    R_free = R[free][:, free].tocsr()
+    cross = np.asarray(R[free][:, fixed] @ phi_all[fixed]) if fixed.any() else 0.0
+    constant = float((phi_all[fixed] * (R[fixed][:, fixed] @ phi_all[fixed])).sum())
+    width_free = int(free.sum())
+    start = np.concatenate([module.bias.detach().numpy(), phi_all[free].ravel()])
     teacher = targets.teacher_log_proba
     targets_cpu = Targets(
         None if targets.y is None else targets.y.cpu(),
@@ -107,35 +118,36 @@ def lbfgs_solve(
     )
     history: list[dict[str, float]] = []
 
-    def closure() -> torch.Tensor:
-        values = x.detach().numpy()
-        bias, phi = values[:o], values[o:].reshape(size, o)
-        z = torch.from_numpy(A @ phi + bias).requires_grad_(True)
+    def objective(values: np.ndarray) -> tuple[float, np.ndarray]:
+        bias, phi = values[:o], values[o:].reshape(width_free, o)
+        z = torch.from_numpy(A @ phi + offset + bias).requires_grad_(True)
         loss = loss_fn(z, targets_cpu)
         (grad_z,) = torch.autograd.grad(loss, z)
         g = grad_z.numpy()
-        r_phi = R @ phi
-        total = float(loss.detach()) + float((phi * r_phi).sum())
-        grad = np.concatenate([g.sum(0), (A_T @ g + 2.0 * r_phi).ravel()]) * keep
-        x.grad = torch.from_numpy(grad)
+        r_phi = R_free @ phi + cross
+        total = float(loss.detach()) + float((phi * (r_phi + cross)).sum()) + constant
+        grad = np.concatenate([g.sum(0), (A_T @ g + 2.0 * r_phi).ravel()])
         history.append({"epoch": len(history) + 1, "train_loss": total})
-        return torch.tensor(total, dtype=torch.float64)
+        return total, grad
 
-    closure()  # the starting gradient sets the scale of the stopping rule
-    scale = float(x.grad.abs().max()) if x.grad is not None else 1.0
-    optimizer = torch.optim.LBFGS(
-        [x],
-        lr=1.0,
-        max_iter=max_iter,
-        max_eval=max_iter * 5 // 4,
-        tolerance_grad=tol * max(scale, 1e-12),
-        tolerance_change=tol * 1e-6 * history[0]["train_loss"],
-        history_size=20,
-        line_search_fn="strong_wolfe",
+    _, gradient = objective(start)  # the starting gradient sets the stopping scale
+    scale = float(np.abs(gradient).max())
+    result = optimize.minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        options={
+            "maxiter": max_iter,
+            "maxfun": max_iter * 5 // 4 + 5,
+            "gtol": tol * max(scale, 1e-12),
+            "ftol": tol * 1e-6,
+            "maxcor": 20,
+        },
     )
-    optimizer.step(closure)
-    values = x.detach().numpy()
-    table = values[o:].reshape(size, o) / c[:, None]
+    values = np.asarray(result.x, dtype=np.float64)
+    phi_all[free] = values[o:].reshape(width_free, o)
+    table = phi_all / c[:, None]
     with torch.no_grad():
         module.bias.copy_(torch.from_numpy(values[:o].copy()))
         module.main.copy_(torch.from_numpy(table[: module.main.shape[0]].copy()))
@@ -187,7 +199,7 @@ def screen_pairs(
     ``sum_q sum_k S_qk^2 / N_q`` (S: residual sums, N: row counts), the reduction in
     squared error of a constant per quadrant. A pair's score is its best cut's gain; the
     ``max_pairs`` best pairs with a positive score are returned. Cost: one ``bincount``
-    over the rows per feature, then O(d^2 bins^2) work.
+    of dense products over the rows (n x (d bins)^2), then O(d^2 bins^2) work.
 
     Parameters
     ----------
@@ -224,6 +236,20 @@ def screen_pairs(
     B = bins
     scores: list[tuple[float, int, int]] = []
     o = residual.shape[1]
+    # Every pair's cross-table at once: H one-hot bins (n x sum of bins), counts H^T H and
+    # residual sums H^T diag(r_k) H (dense products, one pass over the rows).
+    offsets = np.concatenate([[0], np.cumsum(n_bins)])
+    width = int(offsets[-1])
+    cross_counts = np.zeros((width, width))
+    cross_sums = np.zeros((width, width, o))
+    step = max(1, SCREEN_CHUNK_ENTRIES // width)  # rows per chunk: H stays small
+    for start in range(0, n, step):
+        chunk = slice(start, min(start + step, n))
+        H = np.zeros((chunk.stop - start, width))
+        H[np.arange(H.shape[0])[:, None], offsets[:-1] + codes[chunk]] = 1.0
+        cross_counts += H.T @ H
+        for out in range(o):
+            cross_sums[..., out] += H.T @ (H * residual[chunk, out : out + 1])
     for i in range(d - 1):
         if n_bins[i] < 2:
             continue
@@ -231,17 +257,13 @@ def screen_pairs(
         others = others[n_bins[others] >= 2]
         if others.size == 0:
             continue
-        cell = (codes[:, [i]] * B + codes[:, others]) + np.arange(others.size) * B * B
-        flat = cell.ravel()
-        size = others.size * B * B
-        counts = np.bincount(flat, minlength=size).reshape(others.size, B, B).astype(np.float64)
-        sums = np.stack(
-            [
-                np.bincount(flat, weights=np.repeat(residual[:, k], others.size), minlength=size)
-                for k in range(o)
-            ],
-            axis=-1,
-        ).reshape(others.size, B, B, o)
+        counts = np.zeros((others.size, B, B))
+        sums = np.zeros((others.size, B, B, o))
+        rows_i = slice(offsets[i], offsets[i + 1])
+        for t, other in enumerate(others.tolist()):
+            columns = slice(offsets[other], offsets[other + 1])
+            counts[t, : n_bins[i], : n_bins[other]] = cross_counts[rows_i, columns]
+            sums[t, : n_bins[i], : n_bins[other]] = cross_sums[rows_i, columns]
         cn = counts.cumsum(1).cumsum(2)
         cs = sums.cumsum(1).cumsum(2)
         tn, ts = cn[:, -1:, -1:], cs[:, -1:, -1:]
@@ -259,7 +281,7 @@ def screen_pairs(
                 part = (qs**2).sum(-1) / qn
             gain += np.where(qn > 0, part, 0.0)
         gain[:, n_bins[i] - 1 :, :] = -np.inf  # a cut must leave rows on both sides
-        for t, other in enumerate(others):
+        for t, other in enumerate(others.tolist()):
             gain[t, :, n_bins[other] - 1 :] = -np.inf
         best = gain.reshape(others.size, -1).max(1) - (ts.reshape(-1, o) ** 2).sum(1) / n
         scores += [(float(s), i, int(j)) for s, j in zip(best, others, strict=True)]

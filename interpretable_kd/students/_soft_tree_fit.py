@@ -29,6 +29,7 @@ from ._soft_tree_init import (
     keep_top_features,
     prediction_log_proba,
 )
+from ._soft_tree_tao import tao_initialise
 
 __all__ = [
     "check_params",
@@ -112,22 +113,27 @@ def initialise_and_train(
     device: torch.device,
     run: Callable[..., tuple[list[dict[str, float]], int]],
 ) -> tuple[list[dict[str, Any]], int]:
-    """The tree's ``_run_epochs``: split, start, fine-tune dense, prune, fine-tune sparse,
-    choose.
+    """The tree's ``_run_epochs``: split, CART start, TAO, fine-tune on the support, choose.
 
     1. Draw the validation split once (``est._split``) and fix it for the loop.
-    2. On a fresh fit with ``init="cart"``: :func:`~._soft_tree_init.cart_initialise` on
-       the training part only (the held-out rows stay unseen, so their score is fair).
-    3. Fine-tune every weight with the shared loop (``run``, which keeps its best epoch).
-    4. With ``max_features_per_node = k`` below the number of features: keep each
-       node's k largest weights (on standardised columns), then fine-tune again, for
-       half the epoch budget, with the other weights held at 0 (``est._support_mask``,
-       applied after every step). A refit of a fitted tree (``fine_tune``) skips step 3
-       and keeps the current support.
+    2. k = :func:`support_size` (``max_features_per_node``: an int k, None for dense).
+    3. On a fresh fit with ``init="cart"``: :func:`~._soft_tree_init.cart_initialise`
+       on the training part only (the held-out rows stay unseen, so their scores are
+       fair), then :func:`~._soft_tree_tao.tao_initialise`: TAO passes turn the CART
+       into a hard tree with oblique splits of at most k features that is at least as
+       faithful on the training rows. With "auto", TAO runs from the CART with dense
+       splits, then with 5 and, if needed, 10 features per split
+       (``SOFT_TREE_AUTO_FEATURES_PER_NODE``), and k is the first whose TAO tree is
+       within ``SOFT_TREE_SPARSE_TOLERANCE`` (1 point) of the dense TAO tree's
+       validation fidelity, else dense. With ``init="random"``, every split keeps its k
+       largest weights. A refit of a fitted tree (``fine_tune``) keeps its own support.
+    4. Fine-tune with the shared loop (``run``, which keeps its best epoch), every weight
+       outside each split's support held at 0 (``est._support_mask``, applied after
+       every step) when k is below the number of features.
     5. Keep the candidate with the lowest validation score (:func:`validation_score`):
-       the start (projected to k features), the pruned tree or the sparse fine-tuned
-       one, in that order of preference on ties, so the result is never less faithful
-       on the held-out rows than the start. ``est._selection`` records every score.
+       the CART start, the TAO tree, the fine-tuned tree, in that order of preference
+       on ties, so the result is never less faithful on the held-out rows than the CART
+       of the same depth. ``est._selection`` records every score.
 
     Parameters
     ----------
@@ -142,7 +148,7 @@ def initialise_and_train(
     seed : int
         The fit's seed.
     max_epochs : int
-        Epoch budget of the dense fine-tuning (half of it for the sparse one).
+        Epoch budget of the fine-tuning.
     device : torch.device
         Where training runs.
     run : callable
@@ -151,25 +157,18 @@ def initialise_and_train(
     Returns
     -------
     history : list of dict
-        The loop's records, each with ``phase`` ("dense" or "sparse").
+        The loop's records, each with ``phase`` ("dense" or "sparse k").
     best_epoch : int
-        The record whose weights the module holds (0: the start).
+        The record whose weights the module holds (0: a start).
     """
     rng = np.random.default_rng(seed)
     train_index, valid_index = est._split(X.shape[0], targets, rng)
     fresh = bool(est.__dict__.get("_fresh_fit", False))
-    if fresh and est.init == "cart":
-        rows = torch.from_numpy(train_index)
-        reference = reference_labels(targets.rows(rows))
-        labelled = reference >= 0
-        cart_initialise(
-            module,
-            X[train_index][labelled],
-            reference[labelled],
-            temperature=float(targets.temperature),
-            sharpness=SOFT_TREE_INIT_SHARPNESS,
-            seed=seed,
-        )
+    n_features = X.shape[1]
+    size = support_size(est.max_features_per_node, n_features)
+    if not fresh:  # a refit of a fitted tree keeps the sparsity it has
+        widest = int(np.count_nonzero(module.inner.weight.detach().cpu().numpy(), axis=1).max())
+        size = widest if widest < n_features else None
     valid = None
     if valid_index is not None:
         index = torch.from_numpy(valid_index)
@@ -181,69 +180,84 @@ def initialise_and_train(
         state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         return {"score": score, "fidelity": fidelity, "state": state}
 
-    def phase(name: str, epochs: int) -> tuple[list[dict[str, Any]], int]:
-        records, best = run(module, X, targets, seed, epochs, device)
-        return [{**r, "phase": name} for r in records], best
-
-    sizes = _support_sizes(est.max_features_per_node, X.shape[1])
-    auto = est.max_features_per_node == "auto" and fresh
-    if not fresh:  # a refit of a fitted tree keeps the sparsity it has
-        widest = int(np.count_nonzero(module.inner.weight.detach().cpu().numpy(), axis=1).max())
-        sizes = [widest] if widest < X.shape[1] else []
-    weight = module.inner.weight
-    dense_start = weight.detach().clone()
-    keep_top_features(module, sizes[0] if sizes else None)
-    start = candidate()
-    if fresh:  # fine-tune from the unprojected start (a random one is dense)
-        with torch.no_grad():
-            weight.copy_(dense_start)
-    est._fixed_split = (train_index, valid_index)
-    history: list[dict[str, Any]] = []
-    best_epoch = 0
-    dense: dict[str, Any] | None = None
-    options: list[tuple[str, dict[str, Any], int]] = [("init", start, 0)]
-    tries: dict[int, float | None] = {}
-    try:
-        if fresh or not sizes:
-            history, best_epoch = phase("dense", max_epochs)
-            dense = candidate()
-        accepted = False
-        for size in sizes:
-            if dense is not None:
-                module.load_state_dict(dense["state"])
-            keep_top_features(module, size)
-            pruned = candidate()
-            est._support_mask = (weight.detach() != 0).to(weight.dtype)
-            epochs = max(1, max_epochs // 2) if fresh else max_epochs
-            records, best = phase(f"sparse {size}", epochs)
-            sparse_epoch = len(history) + best
-            history += records
-            trained = candidate()
-            tries[size] = trained["fidelity"]
-            ok = not auto or _close_enough(trained, dense)
-            if ok:
-                options += [
-                    ("pruned", pruned, sparse_epoch - best),
-                    ("trained", trained, sparse_epoch),
-                ]
-                accepted = True
+    options: list[tuple[str, dict[str, Any], int]] = []
+    tao_disagreement: list[float] | None = None
+    tao_tries: dict[Any, Any] = {}
+    if fresh and est.init == "cart":
+        rows = torch.from_numpy(train_index)
+        reference = reference_labels(targets.rows(rows))
+        labelled = reference >= 0
+        X_start, reference = X[train_index][labelled], reference[labelled]
+        temperature = float(targets.temperature)
+        cart_initialise(
+            module,
+            X_start,
+            reference,
+            temperature=temperature,
+            sharpness=SOFT_TREE_INIT_SHARPNESS,
+            seed=seed,
+        )
+        cart_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        sizes = [size]
+        if est.max_features_per_node == "auto" and size is not None:
+            sizes = [None] + [k for k in SOFT_TREE_AUTO_FEATURES_PER_NODE if k < n_features]
+        tried: dict[int | None, tuple[dict[str, Any], list[float]]] = {}
+        for k in sizes:  # "auto": dense first, then 5, 10 until one is close enough
+            module.load_state_dict(cart_state)
+            keep_top_features(module, k)  # the symmetry breakers below shallow leaves
+            tao = tao_initialise(
+                module,
+                X_start,
+                reference,
+                max_features=k,
+                temperature=temperature,
+                sharpness=SOFT_TREE_INIT_SHARPNESS,
+                seed=seed,
+            )
+            tried[k] = (candidate(), tao.disagreement)
+            size = k
+            if k is not None and _close_enough(tried[k][0], tried[sizes[0]][0]):
                 break
-        if dense is not None and (not sizes or (auto and not accepted)):
-            options.append(("dense", dense, best_epoch))
+        else:
+            size = sizes[0]  # no sparse size within the tolerance: dense splits
+        tao_tries = {("dense" if k is None else k): t[0]["fidelity"] for k, t in tried.items()}
+        module.load_state_dict(cart_state)
+        keep_top_features(module, size)
+        options.append(("cart", candidate(), 0))
+        tao_state, tao_disagreement = tried[size]
+        module.load_state_dict(tao_state["state"])
+        options.append(("tao", tao_state, 0))
+    else:
+        keep_top_features(module, size)
+        options.append(("init", candidate(), 0))
+    est._fixed_split = (train_index, valid_index)
+    if size is not None:
+        weight = module.inner.weight
+        est._support_mask = (weight.detach() != 0).to(weight.dtype)
+    try:
+        records, best_epoch = run(module, X, targets, seed, max_epochs, device)
     finally:
         del est._fixed_split
         est.__dict__.pop("_support_mask", None)
+    name = "dense" if size is None else f"sparse {size}"
+    history: list[dict[str, Any]] = [{**r, "phase": name} for r in records]
+    trained = candidate()
+    options.append(("trained", trained, best_epoch))
     chosen, best_candidate, best_epoch = options[-1]
-    if start["score"] is not None:
+    if options[0][1]["score"] is not None:
         chosen, best_candidate, best_epoch = min(options, key=lambda o: o[1]["score"])
     module.load_state_dict(best_candidate["state"])
     module.eval()
+    fidelities = {o[0]: o[1]["fidelity"] for o in options}
     est._selection = {
         "init": est.init if fresh else "fitted",
-        "init_validation_score": start["score"],
-        "init_validation_fidelity": start["fidelity"],
-        "dense_validation_fidelity": None if dense is None else dense["fidelity"],
-        "sparse_validation_fidelity": tries,
+        "init_validation_score": options[0][1]["score"],
+        "init_validation_fidelity": options[0][1]["fidelity"],
+        "tao_validation_fidelity": fidelities.get("tao"),
+        "tao_training_disagreement": tao_disagreement,
+        "tao_validation_fidelity_by_size": tao_tries,
+        "trained_validation_fidelity": trained["fidelity"],
+        "max_features_per_node": size,
         "chosen_validation_score": best_candidate["score"],
         "chosen_validation_fidelity": best_candidate["fidelity"],
         "chosen": chosen,
@@ -251,23 +265,23 @@ def initialise_and_train(
     return history, best_epoch
 
 
-def _support_sizes(max_features: Any, n_features: int) -> list[int]:
-    """The numbers of features per split to try, smallest first ([] for dense splits).
+def support_size(max_features: Any, n_features: int) -> int | None:
+    """The most features per split, or None for dense splits.
 
-    ``"auto"``: ``SOFT_TREE_AUTO_FEATURES_PER_NODE`` below n_features; an int
-    k < n_features: [k]; None or k >= n_features: [].
+    ``"auto"``: the first of ``SOFT_TREE_AUTO_FEATURES_PER_NODE`` (5; the fit may widen
+    it, :func:`initialise_and_train`); an int k: k; None: None. A size of at least
+    n_features is dense (None).
     """
     if max_features is None:
-        return []
-    if max_features == "auto":
-        return [k for k in SOFT_TREE_AUTO_FEATURES_PER_NODE if k < n_features]
-    return [int(max_features)] if int(max_features) < n_features else []
+        return None
+    k = SOFT_TREE_AUTO_FEATURES_PER_NODE[0] if max_features == "auto" else int(max_features)
+    return k if k < n_features else None
 
 
-def _close_enough(sparse: dict[str, Any], dense: dict[str, Any] | None) -> bool:
+def _close_enough(sparse: dict[str, Any], dense: dict[str, Any]) -> bool:
     """Whether a sparse candidate's validation fidelity is within
-    ``SOFT_TREE_SPARSE_TOLERANCE`` of the dense tree's (True without a score)."""
-    if dense is None or sparse["fidelity"] is None or dense["fidelity"] is None:
+    ``SOFT_TREE_SPARSE_TOLERANCE`` of the dense one's (True without a score)."""
+    if sparse["fidelity"] is None or dense["fidelity"] is None:
         return True
     return bool(sparse["fidelity"] >= dense["fidelity"] - SOFT_TREE_SPARSE_TOLERANCE)
 
@@ -370,7 +384,7 @@ def check_params(
             raise ParameterError(
                 f"The 'max_features_per_node' parameter of {owner} must be 'auto', an int "
                 f">= 1 or None. Got {est.max_features_per_node!r} instead. Use 'auto' (the "
-                "default: at most 5 or 10 features per split when that costs at most 1 point "
+                "default: at most 5, else 10 features per split when that costs at most 1 point "
                 "of validation fidelity), e.g. 3 for at most 3, or None for dense splits."
             )
     else:

@@ -5,9 +5,10 @@
 Shape functions are piecewise linear on quantile knots of the training rows and pair
 terms bilinear on a small grid (:mod:`._additive_module`): a fixed basis, so the model is
 linear in its parameters and the distillation objective (:mod:`interpretable_kd.losses`)
-plus a smoothness penalty is convex. It is solved on all rows at once by L-BFGS (strong
-Wolfe line search), twice: main effects first, then, after a FAST-style screen of the
-pairs on what the main effects leave, main effects and the chosen pairs together.
+plus a smoothness penalty is convex. It is solved on all rows at once by L-BFGS (scipy's
+L-BFGS-B, the loss gradient from torch), twice: main effects first, then, after a
+FAST-style screen of the pairs on what the main effects leave, main effects and the
+chosen pairs together.
 Beyond ``FULL_BATCH_CELLS`` basis entries the shared mini-batch Adam loop is used
 instead. Afterwards each term is made identifiable on the training rows: pair terms
 doubly centred (purified into the main effects), main effects centred, the intercept
@@ -23,19 +24,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
-from .._defaults import BATCH_SIZE, MAX_EPOCHS, N_ITER_NO_CHANGE
+from .._defaults import (
+    ADDITIVE_MAX_KNOTS,
+    ADDITIVE_MIN_KNOTS,
+    ADDITIVE_MIN_PAIRS,
+    ADDITIVE_PAIR_CELLS,
+    ADDITIVE_ROWS_PER_PAIR,
+    BATCH_SIZE,
+    MAX_EPOCHS,
+    N_ITER_NO_CHANGE,
+)
 from .._torch_utils import Targets
 from .._training import TorchClassifier
-from .._validation import check_choice, check_fitted, check_number, check_X
-from ..exceptions import InputError
+from .._validation import check_auto_int, check_choice, check_number
 from ..losses import kd_loss_from_log_targets
 from ._additive_module import AdditiveModule
+from ._additive_readable import AdditiveReadable
 from ._additive_solver import feature_groups, lbfgs_solve, screen_pairs
 
-__all__ = ["FULL_BATCH_CELLS", "AdditiveClassifier", "feature_groups"]
+__all__ = ["FULL_BATCH_CELLS", "AdditiveClassifier", "auto_sizes", "feature_groups"]
 
 #: Above this many basis entries (rows x (2 features + 4 pairs)) the mini-batch loop is
 #: used instead of full-batch L-BFGS (about 16 bytes each: ~1 GB).
@@ -44,7 +53,46 @@ FULL_BATCH_CELLS = 60_000_000
 SCREEN_ROWS = 20_000
 
 
-class AdditiveClassifier(TorchClassifier):
+def auto_sizes(n_rows: int, n_classes: int, n_knots: Any, max_interactions: Any) -> tuple[int, int]:
+    """The knot-table width and the most pair terms of a fit (``"auto"`` resolved).
+
+    With n rows and n_out outputs (1 for two classes, else the classes):
+
+    - knots ``K = clip(round(sqrt(n)), ADDITIVE_MIN_KNOTS, ADDITIVE_MAX_KNOTS)``: a tree
+      teacher's steps need knots near them, and more rows support more;
+    - pairs ``P = max(ADDITIVE_MIN_PAIRS, min(n // ADDITIVE_ROWS_PER_PAIR,
+      ADDITIVE_PAIR_CELLS // (n * n_out)))``: about 64 rows per pair term, and the pair
+      part of the design bounded (then capped by the d (d - 1) / 2 pairs there are when
+      the network is built).
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows n.
+    n_classes : int
+        Classes.
+    n_knots, max_interactions : int or "auto"
+        The hyperparameters (an int is kept).
+
+    Returns
+    -------
+    (int, int)
+        K and P.
+    """
+    n, n_out = max(int(n_rows), 1), 1 if n_classes == 2 else int(n_classes)
+    if n_knots == "auto":
+        knots = int(np.clip(round(np.sqrt(n)), ADDITIVE_MIN_KNOTS, ADDITIVE_MAX_KNOTS))
+    else:
+        knots = int(n_knots)
+    if max_interactions == "auto":
+        by_rows = min(n // ADDITIVE_ROWS_PER_PAIR, ADDITIVE_PAIR_CELLS // (n * n_out))
+        pairs = max(ADDITIVE_MIN_PAIRS, by_rows)
+    else:
+        pairs = int(max_interactions)
+    return knots, pairs
+
+
+class AdditiveClassifier(AdditiveReadable, TorchClassifier):
     """An additive model with pairwise interactions (GA2M), as a distillation student.
 
     ``logit_k(x) = b_k + sum_j f_jk(x_j) + sum_{(i,j) in S} f_ijk(x_i, x_j)``; two classes
@@ -52,13 +100,18 @@ class AdditiveClassifier(TorchClassifier):
 
     Parameters
     ----------
-    n_knots : int
-        Most knots per shape function (quantiles of the training rows; a column with
+    n_knots : int or "auto"
+        Most knots per shape function (quantiles of the training rows, topped up with
+        quantiles of the distinct values for a column with heavy ties; a column with
         fewer distinct values gets one knot per value, so a binary column has one
-        coefficient after centring), >= 2.
-    max_interactions : int
+        coefficient after centring), >= 2. "auto": ``clip(round(sqrt(n)),
+        ADDITIVE_MIN_KNOTS, ADDITIVE_MAX_KNOTS)`` for n training rows (32 to 128).
+    max_interactions : int or "auto"
         Most pair terms, chosen by a FAST-style screen (Lou et al. 2013) of the residual
-        of the main-effects model; 0 gives a pure additive model (GAM).
+        of the main-effects model; 0 gives a pure additive model (GAM). "auto":
+        ``min(d (d - 1) / 2, max(ADDITIVE_MIN_PAIRS, min(n // ADDITIVE_ROWS_PER_PAIR,
+        ADDITIVE_PAIR_CELLS // (n * n_out))))`` for n rows, d features and n_out outputs
+        (1 for two classes): about 64 rows per pair term, and a bounded design.
     interaction_knots : int
         Knots per axis of a pair term's grid (a subset of the features' knots), >= 2.
     smoothness : float
@@ -100,13 +153,15 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         joint means. ``explain(X).sum(1) + base_values_[t]`` is the decision value.
     solver_ : str
         The solver used.
+    n_knots_, max_interactions_ : int
+        The knot-table width and the most pair terms allowed (``"auto"`` resolved).
     """
 
     def __init__(
         self,
         *,
-        n_knots: int = 32,
-        max_interactions: int = 20,
+        n_knots: Any = "auto",
+        max_interactions: Any = "auto",
         interaction_knots: int = 16,
         smoothness: float = 1.0,
         ridge: float = 1e-6,
@@ -148,8 +203,8 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
     # ---------------------------------------------------------------- the shared hooks
     def _check_params(self) -> None:
         owner = type(self).__name__
-        check_number(self.n_knots, "n_knots", owner, integer=True, low=2)
-        check_number(self.max_interactions, "max_interactions", owner, integer=True, low=0)
+        check_auto_int(self.n_knots, "n_knots", owner, low=2)
+        check_auto_int(self.max_interactions, "max_interactions", owner, low=0)
         check_number(self.interaction_knots, "interaction_knots", owner, integer=True, low=2)
         check_number(self.smoothness, "smoothness", owner, low=0.0)
         check_number(self.ridge, "ridge", owner, low=0.0)
@@ -159,16 +214,25 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
     #: The basis (knots, pair terms) is placed on all training rows at once: no streaming.
     _fits_on_all_rows = True
 
+    def _prepare_fit(self, n_rows: int, n_classes: int) -> None:
+        """Resolve ``"auto"`` knots and pair terms from the row and output counts (a
+        warm-started fit keeps the network's)."""
+        if "n_knots_" in self.__dict__ and "max_interactions_" in self.__dict__:
+            return
+        knots, pairs = auto_sizes(n_rows, n_classes, self.n_knots, self.max_interactions)
+        self.n_knots_, self.max_interactions_ = knots, pairs
+
     def _build_module(self, n_features: int, n_classes: int) -> torch.nn.Module:
-        pairs = min(int(self.max_interactions), n_features * (n_features - 1) // 2)
-        return AdditiveModule(
-            n_features, n_classes, int(self.n_knots), pairs, int(self.interaction_knots)
-        )
+        wanted = self.__dict__.get("max_interactions_", self.max_interactions)
+        knots = self.__dict__.get("n_knots_", self.n_knots)
+        pairs = min(int(wanted), n_features * (n_features - 1) // 2)
+        return AdditiveModule(n_features, n_classes, int(knots), pairs, int(self.interaction_knots))
 
     def _penalty(self, module: torch.nn.Module) -> torch.Tensor | float:
         assert isinstance(module, AdditiveModule)
         n = getattr(self, "_n_rows", 1)
-        return module.penalty(float(self.smoothness) / n, float(self.ridge) / n)
+        smoothness = getattr(self, "_fit_smoothness", float(self.smoothness))
+        return module.penalty(smoothness / n, float(self.ridge) / n)
 
     def _run_epochs(
         self,
@@ -211,6 +275,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         X_t = torch.as_tensor(X_np).to(device)
         n, d = X_np.shape
         self._n_rows = n
+        self._fit_smoothness = self._smoothness(targets)
         solver = self.solver
         if solver == "auto":
             cells = n * (2 * d + 4 * module.max_pairs)
@@ -268,12 +333,20 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
             X_t,
             targets,
             lambda z, rows: self._loss(module, z, rows),
-            smoothness=float(self.smoothness),
+            smoothness=self._fit_smoothness,
             ridge=float(self.ridge),
             max_iter=max(1, iterations or int(self.max_iter)),
             tol=float(self.tol),
             device=device,
         )
+
+    def _smoothness(self, targets: Targets) -> float:
+        """The smoothness weight of this fit: ``smoothness * T^2`` when the loss has a
+        soft term (the soft term is ``T^2 KL`` and, for a sharpened teacher, T < 1, its
+        curvature shrinks with T^2: the prior keeps its weight relative to the loss),
+        ``smoothness`` for hard labels alone."""
+        soft = targets.teacher_log_proba is not None and targets.hard_label_weight < 1.0
+        return float(self.smoothness) * (float(targets.temperature) ** 2 if soft else 1.0)
 
     def _screen(
         self,
@@ -300,241 +373,3 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
             module.knots[j, : int(module.n_active[j])].cpu().numpy() for j in range(X_np.shape[1])
         ]
         return screen_pairs(X_np[rows].astype(np.float64), residual, knots, module.max_pairs)
-
-    # ---------------------------------------------------------------- readable parts
-    def _names(self) -> list[str]:
-        names = getattr(self, "feature_names_in_", None)
-        if names is not None:
-            return [str(n) for n in names]
-        return [f"x{j}" for j in range(int(self.n_features_in_))]
-
-    def _units(self) -> tuple[np.ndarray, np.ndarray]:
-        """``x_mean_`` and ``x_scale_`` (identity for a model without them)."""
-        d = int(self.n_features_in_)
-        mean = np.asarray(self.__dict__.get("x_mean_", np.zeros(d)), dtype=np.float64)
-        scale = np.asarray(self.__dict__.get("x_scale_", np.ones(d)), dtype=np.float64)
-        return mean, scale
-
-    def _output_labels(self) -> list[Any]:
-        classes = list(self.classes_)
-        return classes[1:] if len(classes) == 2 else classes
-
-    @property
-    def interactions_(self) -> list[tuple[str, str]]:
-        check_fitted(self, "module_")
-        names = self._names()
-        pairs = self.module_.pairs[: int(self.module_.n_pairs)].tolist()
-        return [(names[i], names[j]) for i, j in pairs]
-
-    @property
-    def intercept_(self) -> np.ndarray:
-        check_fitted(self, "module_")
-        return self.module_.bias.detach().cpu().numpy().copy()
-
-    @property
-    def base_values_(self) -> np.ndarray:
-        check_fitted(self, "module_")
-        module = self.module_
-        means = module.pair_means[: int(module.n_pairs)].sum(0)
-        return (module.bias.detach() + means).cpu().numpy()
-
-    @property
-    def term_importances_(self) -> pd.DataFrame:
-        check_fitted(self, "module_")
-        module = self.module_
-        d, P = int(self.n_features_in_), int(module.n_pairs)
-        importance = module.importance.cpu().numpy()
-        names = self._names()
-        terms = names + [f"{a} x {b}" for a, b in self.interactions_]
-        frame = pd.DataFrame(
-            {
-                "term": terms,
-                "importance": np.concatenate([importance[:d], importance[d : d + P]]),
-                "kind": ["main"] * d + ["pair"] * P,
-            }
-        )
-        return frame.sort_values("importance", ascending=False, kind="stable").reset_index(
-            drop=True
-        )
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Decision values z: shape (n_rows,) for two classes (log-odds of
-        ``classes_[1]``), else (n_rows, n_classes) logits."""
-        logits = self.logits(X)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
-
-    def _term_values(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        check_fitted(self, "module_")
-        X_checked = check_X(self, X, reset=False)
-        # as logits() does: rows cast to the module's dtype (float64), then standardised
-        x = torch.from_numpy(np.ascontiguousarray(X_checked)).to(self.module_.bias)
-        standardise = getattr(self, "_standardise_tensor", None)
-        with torch.no_grad():
-            mains, pairs = self.module_.terms(x if standardise is None else standardise(x))
-        return mains.cpu().numpy(), pairs.cpu().numpy()
-
-    def explain(self, X: Any, target: Any = None) -> pd.DataFrame:
-        """Each feature's contribution to each row's decision value: its exact
-        interventional Shapley value against the training rows (no sampling).
-
-        For the class logit ``z_t`` (two classes: the log-odds of ``classes_[1]``),
-        ``phi_j(x) = f_j(x_j) + sum_{p containing j} (g_p(x) - mean_rows g_p) / 2``.
-        A main effect's Shapley value is ``f_j(x_j) - E f_j = f_j(x_j)`` (centred). A pair
-        term is doubly centred against the training rows' marginals
-        (``E_rows g_p(x_i, X_j) = 0`` for every x_i, and in x_j), so its Shapley value
-        splits ``g_p(x) - E_rows g_p`` equally between its two features. Hence
-        ``explain(X).sum(1) + base_values_[t] == z_t(x)`` and these are the values
-        :func:`interpretable_kd.attributions.explain` computes by enumeration for the
-        logit of class t, with the training rows (all of them, equal weights) as
-        background.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_rows, n_features)
-            Rows.
-        target : int, array of int of shape (n_rows,), or None
-            Output explained per row: for two classes only 0 (the log-odds); for more,
-            a class index per row. None: 0 for two classes, the predicted class else.
-
-        Returns
-        -------
-        DataFrame of shape (n_rows, n_features)
-            Contributions, one column per feature (the model's feature names).
-        """
-        mains, pairs = self._term_values(X)
-        n, _, o = mains.shape
-        if target is None:
-            t = np.zeros(n, dtype=np.int64) if o == 1 else (mains.sum(1) + pairs.sum(1)).argmax(1)
-        else:
-            t = np.broadcast_to(np.asarray(target), (n,)).astype(np.int64)
-            if t.min(initial=0) < 0 or t.max(initial=0) >= o:
-                raise InputError(
-                    f"{type(self).__name__}.explain needs target in 0..{o - 1} (one index "
-                    f"per output; two classes have one output, the log-odds); got "
-                    f"{sorted(set(np.unique(t).tolist()))}. Pass target=None or class indices."
-                )
-        rows = np.arange(n)
-        values = mains[rows, :, t].copy()
-        module = self.module_
-        centred = pairs - module.pair_means[: pairs.shape[1]].cpu().numpy()
-        for p, (i, j) in enumerate(module.pairs[: pairs.shape[1]].tolist()):
-            half = centred[rows, p, t] / 2.0
-            values[:, i] += half
-            values[:, j] += half
-        return pd.DataFrame(values, columns=self._names())
-
-    def shape_functions(self) -> pd.DataFrame:
-        """Every main effect at its knots, in the user's units (the shape is linear
-        between consecutive knots and flat beyond the ends).
-
-        Returns
-        -------
-        DataFrame
-            Columns ``feature``, ``x`` (original units), ``class`` (the output's class:
-            ``classes_[1]`` for two classes, whose log-odds it is), ``contribution``
-            (centred on the training rows). One row per (feature, knot, output).
-        """
-        check_fitted(self, "module_")
-        module = self.module_
-        d, K, o = int(self.n_features_in_), module.n_knots, module.n_out
-        mean, scale = self._units()
-        table = module.main.detach().view(d, K, o).cpu().numpy()
-        knots = module.knots.cpu().numpy()
-        labels = self._output_labels()
-        parts = []
-        for j, name in enumerate(self._names()):
-            m = int(module.n_active[j])
-            x = knots[j, :m] * scale[j] + mean[j]
-            for k in range(o):
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "feature": name,
-                            "x": x,
-                            "class": labels[k],
-                            "contribution": table[j, :m, k],
-                        }
-                    )
-                )
-        return pd.concat(parts, ignore_index=True)
-
-    def interaction_functions(self) -> list[dict[str, Any]]:
-        """Every pair term on its grid, in the user's units.
-
-        Returns
-        -------
-        list of dict
-            Per pair: ``features`` (two names), ``x`` and ``y`` (grid values of the two
-            features, original units), ``values`` (array of shape (len(x), len(y),
-            n_out), the doubly-centred term at the grid points).
-        """
-        check_fitted(self, "module_")
-        module = self.module_
-        mean, scale = self._units()
-        G, o = module.grid, module.n_out
-        grids = module.pair.detach().view(module.max_pairs, G, G, o).cpu().numpy()
-        out = []
-        for p, names in enumerate(self.interactions_):
-            i, j = module.pairs[p].tolist()
-            mi, mj = module.pair_active[p].tolist()
-            knots = module.pair_knots[p].cpu().numpy()
-            out.append(
-                {
-                    "features": names,
-                    "x": knots[0, :mi] * scale[i] + mean[i],
-                    "y": knots[1, :mj] * scale[j] + mean[j],
-                    "values": grids[p, :mi, :mj].copy(),
-                }
-            )
-        return out
-
-    def complexity(self, X: Any = None) -> dict[str, Any]:
-        """How big and how readable the fitted model is.
-
-        Parameters
-        ----------
-        X : array-like or None
-            Ignored.
-
-        Returns
-        -------
-        dict
-            ``parameters`` (free values: used knots per shape and grid cells per pair,
-            times outputs, plus intercepts), ``shape_functions`` (features with a
-            non-constant shape), ``interactions`` (pair terms).
-        """
-        check_fitted(self, "module_")
-        module = self.module_
-        o = module.n_out
-        active = module.n_active.cpu().numpy()
-        P = int(module.n_pairs)
-        cells = int((module.pair_active[:P, 0] * module.pair_active[:P, 1]).sum()) if P else 0
-        importance = module.importance.cpu().numpy()[: int(self.n_features_in_)]
-        return {
-            "parameters": int((active.sum() + cells) * o + o),
-            "shape_functions": int(np.count_nonzero(importance > 1e-12)),
-            "interactions": P,
-        }
-
-    def readable_view(self) -> dict[str, Any]:
-        """The shapes, importances and pair terms, as plain data for the report.
-
-        Returns
-        -------
-        dict
-            ``"view"``: ``"additive"``; ``"groups"``: :func:`feature_groups` of the
-            feature names; ``"shapes"``: :meth:`shape_functions`;
-            ``"importances"``: :attr:`term_importances_`; ``"interactions"``:
-            :meth:`interaction_functions`; ``"intercept"``: :attr:`intercept_`;
-            ``"outputs"``: the class of each output (one for two classes: the log-odds
-            of ``classes_[1]``).
-        """
-        return {
-            "view": "additive",
-            "groups": feature_groups(self._names()),
-            "shapes": self.shape_functions(),
-            "importances": self.term_importances_,
-            "interactions": self.interaction_functions(),
-            "intercept": self.intercept_,
-            "outputs": [str(c) for c in self._output_labels()],
-        }

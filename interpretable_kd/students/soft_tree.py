@@ -105,23 +105,28 @@ class SoftDecisionTreeClassifier(TorchClassifier):
     the same depth is fitted on the training part's reference labels (the teacher's
     argmax, or the labels) and laid onto the tree (``init="cart"``,
     :mod:`~interpretable_kd.students._soft_tree_init`: it then predicts exactly what the
-    CART predicts); every weight is fine-tuned with the distillation objective; each
-    split is then pruned to its 5 largest weights (on standardised columns) and
-    fine-tuned again with the others held at 0, and 10 if 5 costs more than 1 point of
-    validation fidelity, else the splits stay dense (``max_features_per_node="auto"``).
+    CART predicts); TAO (tree alternating optimisation, Carreira-Perpinan and
+    Tavallali, 2018; :mod:`~interpretable_kd.students._soft_tree_tao`) then refits one
+    split at a time, as a hard tree, with sparse oblique splits of at most k features,
+    never raising the training disagreement; the splits are fine-tuned with the
+    distillation objective, every weight outside a split's k features held at 0
+    (``max_features_per_node="auto"``: k = 5, else 10 when 5 costs more than 1 point
+    of validation fidelity against TAO with dense splits, else dense).
     The weights kept are those with the lowest validation score
     (:meth:`_validation_score`: the share of held-out rows where the tree's
-    ``prediction`` disagrees with the teacher, the loss breaking ties), the CART start
-    included, so the fitted tree is never less faithful on the held-out rows than the
-    CART it started from (:func:`~._soft_tree_fit.initialise_and_train`).
+    ``prediction`` disagrees with the teacher, the loss breaking ties) among the CART
+    start, the TAO tree and the fine-tuned tree, so the fitted tree is never less
+    faithful on the held-out rows than the CART it started from
+    (:func:`~._soft_tree_fit.initialise_and_train`).
 
     Args:
         depth: d, 1 <= d <= 16: 2^d - 1 inner nodes and 2^d leaves.
         init: "cart" (start from a CART of depth d on the teacher's labels, see above) or
             "random" (small random weights, as in the paper).
-        max_features_per_node: "auto" (above), an int k (every split keeps its k largest
-            weights, on standardised columns, after the dense fine-tuning and is
-            fine-tuned again) or None (dense oblique splits).
+        max_features_per_node: "auto" (above), an int k (TAO fits splits of at most k
+            features and the fine-tuning keeps them; with ``init="random"`` every split
+            keeps its k largest weights, on standardised columns) or None (dense
+            oblique splits).
         inverse_temperature: beta > 0 in ``p_i(x) = sigmoid(beta * (w_i . x + b_i))``; the
             starting value when ``learn_inverse_temperature`` is True. Larger values give
             harder decisions.
@@ -164,13 +169,15 @@ class SoftDecisionTreeClassifier(TorchClassifier):
         node_class_counts_, leaf_class_counts_: arrays (n_inner, n_classes) and
             (n_leaves, n_classes): the reference labels (teacher's argmax, or labels) of
             the training rows below each node and in each leaf.
-        selection_: dict, how the weights were chosen: ``init``, ``init_validation_score``
-            and ``init_validation_fidelity`` (the start), ``dense_validation_fidelity``
-            (after the dense fine-tuning: the fidelity before pruning),
-            ``sparse_validation_fidelity`` ({k: fidelity after pruning to k features and
-            fine-tuning}), ``chosen_validation_score`` / ``chosen_validation_fidelity``
-            and ``chosen`` ("init", "dense", "pruned" or "trained"); None scores without
-            a validation split.
+        selection_: dict, how the weights were chosen: ``init``,
+            ``init_validation_score`` and ``init_validation_fidelity`` (the start: the
+            CART with ``init="cart"``), ``tao_validation_fidelity`` (the TAO tree),
+            ``tao_training_disagreement`` (at the start and after each TAO pass),
+            ``tao_validation_fidelity_by_size`` ({k or "dense": fidelity} of every TAO
+            tree "auto" tried), ``trained_validation_fidelity`` (after fine-tuning),
+            ``max_features_per_node`` (k, None for dense), ``chosen_validation_score`` /
+            ``chosen_validation_fidelity`` and ``chosen`` ("cart", "tao", "init" or
+            "trained"); None scores without a validation split.
         classes_, n_features_in_, feature_names_in_, x_mean_, x_scale_, module_, history_,
         n_iter_, best_epoch_: as for every student.
 
