@@ -21,6 +21,7 @@ from interpretable_kd.attributions import (
     Attributions,
     agreement_summary,
     explain,
+    explain_backend,
     feature_agreement,
     global_rank_correlation,
     pairwise_rank_agreement,
@@ -103,6 +104,28 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 def model_output(model: ProbabilityModel, X: np.ndarray, target: np.ndarray) -> np.ndarray:
     return model.predict_proba(X)[np.arange(len(X)), target]
+
+
+def test_explain_backend_receives_every_call_and_is_undone_after_the_block(data: tuple) -> None:
+    X, background = data
+    calls: list[dict[str, Any]] = []
+
+    def backend(model: Any, rows: Any, bg: Any, **keywords: Any) -> Attributions:
+        calls.append(keywords)
+        return explain(model, rows[::-1], bg, **keywords)  # hook off inside: no recursion
+
+    model = pairwise_model()
+    with explain_backend(backend):
+        routed = explain(model, X, background, method="permutation", random_state=3)
+    direct = explain(model, X, background, method="permutation", random_state=3)
+    assert len(calls) == 1 and calls[0]["method"] == "permutation"
+    assert calls[0]["random_state"] == 3 and calls[0]["n_permutations"] == 4
+    # the backend's answer is what came back (rows reversed), and the hook is gone after
+    np.testing.assert_allclose(routed.values, direct.values[::-1], atol=1e-12)
+    with explain_backend(None):
+        again = explain(model, X, background, method="permutation", random_state=3)
+    np.testing.assert_array_equal(again.values, direct.values)
+    assert len(calls) == 1
 
 
 # --------------------------------------------------------------------------- analytic models

@@ -27,6 +27,7 @@ from interpretable_kd.distributed import (
     explain_ray,
     fit_ray,
     fit_streaming,
+    ray_explain,
     streamed_report,
 )
 from interpretable_kd.exceptions import InputError, InputTypeError, ParameterError
@@ -104,7 +105,9 @@ def test_ray_scoring_gives_the_teacher_logits(
     np.testing.assert_array_equal(np.sort(X[:, 0]), np.sort(data["X"][:1600, 0]))
 
 
-def test_ray_comparison_sums_equal_the_streaming_ones(cluster: Any, data: dict[str, Any]) -> None:
+def test_ray_comparison_sums_equal_the_streaming_ones(
+    cluster: Any, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     X = pd.DataFrame(data["X"][:1600], columns=FEATURES)
     student = SoftLogisticRegression(max_epochs=5, random_state=0).fit(
         X, data["teacher"].predict(data["X"][:1600])
@@ -123,10 +126,30 @@ def test_ray_comparison_sums_equal_the_streaming_ones(cluster: Any, data: dict[s
     assert low <= on_ray.fidelity + 0.02 and high >= on_ray.fidelity - 0.02
     # the full report of the comparison at scale: the Ray sums over all rows, the rest
     # (attributions, figures) on a 300-row sample
+    fanned: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        fanned.append(len(args[1]))
+        return explain_ray(*args, **kwargs)
+
+    monkeypatch.setattr(ray_explain, "explain_ray", counted)
     report = streamed_report(
         data["teacher"], {"s": student}, data["path"], comparisons={"s": on_ray},
         engine="ray", sample_rows=300, preset="quick", random_state=0,
     )  # fmt: skip
+    # every attribution of the sample's audit ran as Ray tasks, and gave what one
+    # process gives on the same sample (up to float32 rounding of other batch shapes)
+    assert fanned and sum(fanned) >= len(report.students["s"].attributions.values)
+    here = streamed_report(
+        data["teacher"], {"s": student}, data["path"], comparisons={"s": on_ray},
+        engine="stream", sample_rows=300, preset="quick", random_state=0,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        report.students["s"].attributions.values,
+        here.students["s"].attributions.values,
+        rtol=1e-5,
+        atol=1e-7,
+    )
     result = report.students["s"]
     assert result.fidelity == on_ray.fidelity and result.kl_divergence == on_ray.kl_divergence
     np.testing.assert_array_equal(result.agreement_matrix, on_ray.agreement_matrix)

@@ -54,7 +54,7 @@ from ._explain import SUMMARIES as SUMMARIES
 from ._explain import _matrix as _matrix
 from ._explain import _resolve_target as _resolve_target
 from ._explain import _summarize_background as _summarize_background
-from ._explain import explain
+from ._explain import explain, explain_backend
 from ._result import Attributions
 from ._value import _evaluate as _evaluate
 from ._value import _ModelFunction as _ModelFunction
@@ -85,6 +85,7 @@ __all__ = [
     "Attributions",
     "agreement_summary",
     "explain",
+    "explain_backend",
     "feature_agreement",
     "global_rank_correlation",
     "pairwise_rank_agreement",

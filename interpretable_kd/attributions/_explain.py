@@ -13,7 +13,9 @@ an estimator (``exact``, ``permutation``, ``reference``) and wraps the values in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -230,6 +232,36 @@ def _summarize_background(
     return centres, counts / counts.sum()
 
 
+#: Where :func:`explain` sends its calls instead of computing them here (None: here); set
+#: by :func:`explain_backend`.
+_BACKEND: ContextVar[Callable[..., Attributions] | None] = ContextVar(
+    "explain_backend", default=None
+)
+
+
+@contextmanager
+def explain_backend(backend: Callable[..., Attributions] | None) -> Iterator[None]:
+    """Send every :func:`explain` call made inside the block to ``backend``.
+
+    How a caller that does not own the audit code (e.g. the distributed report) fans the
+    audit's attributions out, for instance as Ray tasks
+    (:func:`interpretable_kd.distributed.explain_ray`), without a parameter threaded
+    through every layer. Inside ``backend`` the hook is off, so a backend may call
+    :func:`explain` itself (for a chunk, or as a fallback).
+
+    Parameters
+    ----------
+    backend : callable or None
+        ``backend(model, X, background, **keywords) -> Attributions``, called with
+        :func:`explain`'s arguments (all keywords); None leaves ``explain`` as it is.
+    """
+    token = _BACKEND.set(backend)
+    try:
+        yield
+    finally:
+        _BACKEND.reset(token)
+
+
 def explain(
     model: Any,
     X: Any,
@@ -314,6 +346,18 @@ def explain(
         max_background * ceil(n_permutations / 2)`` bytes); the message gives the
         estimate and the ``max_background`` that fits.
     """
+    backend = _BACKEND.get()
+    if backend is not None:  # explain_backend: the call goes there, with the hook off
+        token = _BACKEND.set(None)
+        try:
+            return backend(
+                model, X, background, target=target, method=method,
+                max_background=max_background, feature_names=feature_names,
+                random_state=random_state, batch_size=batch_size,
+                n_permutations=n_permutations, summarize=summarize,
+            )  # fmt: skip
+        finally:
+            _BACKEND.reset(token)
     owner = "explain"
     method = check_choice(method, "method", owner, METHODS)
     summarize = check_choice(summarize, "summarize", owner, SUMMARIES)

@@ -12,7 +12,9 @@ Out of core the report's numbers come from two places, and the report says which
   noise floor, the headline numbers with their intervals (majority baseline, kappa,
   balanced and worst-class fidelity, hence the verdict), accuracy, the disagreements,
   where not to trust the students, the readable views and every figure. These are what
-  :meth:`DistillationReport.from_models` computes on the sample.
+  :meth:`DistillationReport.from_models` computes on the sample. With ``engine="ray"``
+  every attribution call of that audit runs as Ray tasks (:func:`explain_ray` through
+  :func:`~interpretable_kd.attributions.explain_backend`), chunks of rows in parallel.
 
 :func:`streamed_report` runs ``from_models`` on the sample, then replaces each
 student's sample-based fidelity, per-class fidelity, agreement matrix and KL / JS / TV
@@ -31,6 +33,7 @@ import pandas as pd
 
 from .._defaults import DEFAULT_PRESET, PRESETS, STREAM_SAMPLE_ROWS
 from .._validation import check_choice, check_number
+from ..attributions import Attributions, explain, explain_backend
 from ..exceptions import InputError
 from ..report import DistillationReport
 from ._arrow import SourceSpec, open_source
@@ -184,19 +187,46 @@ def streamed_report(
     sample = uniform_sample(spec, sample_rows, random_state)
     X = sample[spec.features]
     y = sample[spec.label].to_numpy() if spec.label else None
-    report = DistillationReport.from_models(
-        teacher,
-        dict(students),
-        X,
-        y,
-        dataset_name=dataset_name,
-        preset=preset,
-        n_bootstrap=n_boot,
-        config=dict(config or {}),
-        random_state=random_state,
-        **report_kwargs,
-    )
+    with explain_backend(_ray_explainer(address) if engine == "ray" else None):
+        report = DistillationReport.from_models(
+            teacher,
+            dict(students),
+            X,
+            y,
+            dataset_name=dataset_name,
+            preset=preset,
+            n_bootstrap=n_boot,
+            config=dict(config or {}),
+            random_state=random_state,
+            **report_kwargs,
+        )
     return _overlay(report, streamed, spec.n_rows, len(sample), engine)
+
+
+def _ray_explainer(address: str | None) -> Callable[..., Attributions]:
+    """An ``explain_backend`` that runs each call as Ray tasks (:func:`explain_ray`).
+
+    ``method="kernel"`` draws its samples per call, so it stays in this process.
+
+    Parameters
+    ----------
+    address : str or None
+        The Ray cluster (None: the running one, else a local one).
+
+    Returns
+    -------
+    callable
+        ``(model, X, background, **explain_keywords) -> Attributions``.
+    """
+
+    def backend(model: Any, X: Any, background: Any, **keywords: Any) -> Attributions:
+        if keywords.get("method") == "kernel":
+            return explain(model, X, background, **keywords)
+        from .ray_explain import explain_ray
+
+        return explain_ray(model, X, background, address=address, **keywords)
+
+    return backend
 
 
 def _compare(
