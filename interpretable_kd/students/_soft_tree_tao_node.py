@@ -18,6 +18,11 @@ _REFIT_L2 = 1e-2
 _NEWTON_STEPS = 12
 
 
+#: Relative tolerance under which two pursuit scores count as a tie (rounding noise of
+#: float32 inputs is about 1e-7).
+_TIE = 1e-5
+
+
 def node_candidates(Xs: np.ndarray, ts: np.ndarray, k: int) -> list[tuple[np.ndarray, float]]:
     """Candidate splits for one node problem (care rows ``Xs``, 0/1 targets ``ts``).
 
@@ -122,7 +127,7 @@ def _matching_pursuit(
         score = np.abs(centred.T @ residual) / np.where(usable, norms, 1.0)
         score[~usable] = -1.0
         score[chosen] = -1.0
-        j = int(score.argmax())
+        j = _first_best(score)
         if score[j] <= 1e-12:
             break
         chosen.append(j)
@@ -154,11 +159,23 @@ def _logistic_pursuit(Xs: np.ndarray, y: np.ndarray, k: int, start: list[int]) -
         score = np.abs(centred.T @ (y - prob)) / np.where(usable, norms, 1.0)
         score[~usable] = -1.0
         score[chosen] = -1.0
-        j = int(score.argmax())
+        j = _first_best(score)
         if score[j] <= 1e-12:
             break
         chosen.append(j)
     return supports
+
+
+def _first_best(score: np.ndarray) -> int:
+    """The first column whose score is within ``_TIE`` (relative) of the largest.
+
+    Columns that tie exactly in exact arithmetic (e.g. one-hot columns with the same
+    counts) differ by rounding, and rounding differs between the same rows in other
+    units (standardised twice vs once): a tolerance makes the choice the first column
+    of the tie in both, so the tree does not depend on the columns' units.
+    """
+    top = float(score.max())
+    return int(np.flatnonzero(score >= top - _TIE * abs(top))[0])
 
 
 def _logistic_newton(design: np.ndarray, y: np.ndarray, start: np.ndarray) -> np.ndarray:
