@@ -124,11 +124,8 @@ def _matching_pursuit(
         residual = residual - design @ coef
     supports = [np.array(sorted(chosen))] if chosen else []
     for _ in range(k - len(chosen)):
-        score = np.abs(centred.T @ residual) / np.where(usable, norms, 1.0)
-        score[~usable] = -1.0
-        score[chosen] = -1.0
-        j = _first_best(score)
-        if score[j] <= 1e-12:
+        j = _next_column(centred, norms, usable, residual, chosen)
+        if j is None:
             break
         chosen.append(j)
         design = centred[:, chosen]
@@ -156,14 +153,27 @@ def _logistic_pursuit(Xs: np.ndarray, y: np.ndarray, k: int, start: list[int]) -
         if len(chosen) >= k:
             break
         prob = 1.0 / (1.0 + np.exp(-(design @ theta)))
-        score = np.abs(centred.T @ (y - prob)) / np.where(usable, norms, 1.0)
-        score[~usable] = -1.0
-        score[chosen] = -1.0
-        j = _first_best(score)
-        if score[j] <= 1e-12:
+        j = _next_column(centred, norms, usable, y - prob, chosen)
+        if j is None:
             break
         chosen.append(j)
     return supports
+
+
+def _next_column(
+    centred: np.ndarray,
+    norms: np.ndarray,
+    usable: np.ndarray,
+    direction: np.ndarray,
+    chosen: list[int],
+) -> int | None:
+    """The pursuits' step: the unchosen column most correlated with ``direction``
+    (``|X_j^T direction| / ||X_j||``, ties to the first), None when none is."""
+    score = np.abs(centred.T @ direction) / np.where(usable, norms, 1.0)
+    score[~usable] = -1.0
+    score[chosen] = -1.0
+    j = _first_best(score)
+    return None if score[j] <= 1e-12 else j
 
 
 def _first_best(score: np.ndarray) -> int:
