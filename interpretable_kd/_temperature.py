@@ -248,7 +248,7 @@ def search_temperature(
     hard_label_weight: float,
     rng: np.random.Generator,
     grid: Sequence[float] = TEMPERATURE_GRID,
-) -> tuple[float, pd.DataFrame]:
+) -> tuple[float, pd.DataFrame, Any]:
     """The whole search: :func:`search_split`, then :func:`choose_temperature` over clones
     of ``student``.
 
@@ -279,6 +279,9 @@ def search_temperature(
     temperature : float
     table : pandas.DataFrame
         As in :func:`choose_temperature`.
+    candidate : estimator or None
+        The candidate fitted at the chosen T (None when no search ran), for
+        ``TorchClassifier._reuse_search``.
     """
     train_index, valid_index = search_split(
         teacher_logits.argmax(axis=1),
@@ -296,7 +299,7 @@ def search_temperature(
         table = pd.DataFrame(
             [(1.0, "", np.nan, np.nan, np.nan, 0.0, True, reason)], columns=list(SEARCH_COLUMNS)
         )
-        return 1.0, table
+        return 1.0, table, None
 
     y_rows = None if y_index is None else y_index[train_index]
     X_rows, z_rows = frame(X[train_index]), teacher_logits[train_index]
@@ -314,10 +317,12 @@ def search_temperature(
     # exact solver (TorchClassifier._fit_uses_step_budget() False) gains nothing from it
     warm = isinstance(shared, TorchClassifier) and shared._fit_uses_step_budget()
 
+    fitted: dict[float, Any] = {}
+
     def fit_candidate(rows: np.ndarray, temperature: float) -> tuple[Any, str, float]:
         if not warm:  # an exact solver: the T = 1 fit is its own candidate
-            fitted = shared if temperature == 1.0 else from_scratch(temperature)
-            return fitted, "scratch", TEMPERATURE_SEARCH_STEP_SCALE
+            fitted[temperature] = shared if temperature == 1.0 else from_scratch(temperature)
+            return fitted[temperature], "scratch", TEMPERATURE_SEARCH_STEP_SCALE
         candidate = copy.deepcopy(shared)
         with scaled_step_budget(TEMPERATURE_SEARCH_WARM_SCALE):
             candidate._fit_distill(
@@ -329,6 +334,7 @@ def search_temperature(
                 hard_label_weight=hard_label_weight,
                 warm_start=True,
             )
+        fitted[temperature] = candidate
         return candidate, "T = 1 fit", TEMPERATURE_SEARCH_WARM_SCALE
 
     def predict_proba(candidate: Any, rows: np.ndarray) -> np.ndarray:
@@ -346,7 +352,7 @@ def search_temperature(
     if reused:
         table.loc[table["temperature"] == 1.0, "fit_seconds"] += start_seconds
     table.attrs["start_seconds"] = 0.0 if reused else start_seconds
-    return temperature, table
+    return temperature, table, fitted[temperature]
 
 
 def _share(scale: float) -> str:

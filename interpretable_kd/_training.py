@@ -213,6 +213,21 @@ class TorchClassifier(StandardisingMixin, ClassifierMixin, BaseEstimator):
         """
         return str(self.__dict__.get("solver_", "adam")) == "adam"
 
+    def _reuse_search(self, candidate: TorchClassifier) -> None:
+        """Take what the temperature search's chosen candidate found, before the final fit.
+
+        ``temperature="auto"`` fits candidates on a sample of the rows, then this
+        (unfitted) clone on every row at the chosen T; a subclass may carry over choices
+        that do not depend on the extra rows (a structure selected on validation rows,
+        a starting point for an exact solver) so the final fit need not make them again.
+        Default: nothing is carried over.
+
+        Parameters
+        ----------
+        candidate : TorchClassifier
+            The candidate fitted at the chosen temperature (same class and parameters).
+        """
+
     # ---------------------------------------------------------------------- public API
     def fit(self, X: Any, y: Any) -> TorchClassifier:
         """Train on hard labels.

@@ -33,6 +33,7 @@ from ._distill_io import distilled_from_header, distilled_header
 from ._numeric import draw_seed
 from ._temperature import check_temperature_param, distils, fit_student, search_temperature
 from ._torch_utils import resolve_threads, torch_threads
+from ._training import TorchClassifier
 from ._validation import (
     check_choice,
     check_fitted,
@@ -230,9 +231,11 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             student.set_params(random_state=int(rng.integers(np.iinfo(np.int32).max)))
         if "n_jobs" in student_params and student_params["n_jobs"] is None:
             student.set_params(n_jobs=params["n_jobs"])
-        temperature, search = self._choose_temperature(
+        temperature, search, candidate = self._choose_temperature(
             student, X_arr, teacher_logits, y_index, teacher.classes_, params, rng
         )
+        if isinstance(student, TorchClassifier) and isinstance(candidate, TorchClassifier):
+            student._reuse_search(candidate)
         fit_student(
             student,
             self._frame(X_train),
@@ -269,16 +272,17 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
         classes: np.ndarray,
         params: dict[str, Any],
         rng: np.random.Generator,
-    ) -> tuple[float | None, pd.DataFrame | None]:
-        """The temperature to fit at, and the search table (None unless "auto").
+    ) -> tuple[float | None, pd.DataFrame | None, Any]:
+        """The temperature to fit at, the search table (None unless "auto") and the
+        candidate fitted at the chosen temperature (None unless a search ran).
 
         Candidates are clones of ``student`` (same seed), fitted on the user's rows only
         (no synthetic rows, no fine-tuning) with the teacher logits already computed.
         """
         if not distils(student):
-            return None, None  # a global surrogate learns labels: no temperature
+            return None, None, None  # a global surrogate learns labels: no temperature
         if params["temperature"] != "auto":
-            return float(params["temperature"]), None
+            return float(params["temperature"]), None, None
         n_rows = X.shape[0]
         if n_rows < TEMPERATURE_SEARCH_MIN_ROWS:
             warnings.warn(
@@ -288,7 +292,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
                 InterpretableKDWarning,
                 stacklevel=4,
             )
-            return TEMPERATURE, None
+            return TEMPERATURE, None, None
         split_rng = np.random.default_rng(int(rng.integers(np.iinfo(np.int32).max)))
         return search_temperature(
             student,
