@@ -17,11 +17,12 @@ teacher and the student, so :class:`~interpretable_kd.DistilledClassifier` measu
    then, for each T in the grid, continue a copy of that fit at T for
    ``TEMPERATURE_SEARCH_WARM_SCALE`` (a ninth) of the budget: every candidate starts
    from the same point, so they differ only by T, and six short continuations cost
-   less than six fits from scratch. A student solved exactly (the logistic student's
-   L-BFGS/FISTA, the additive model's L-BFGS: ``TorchClassifier._fit_uses_step_budget``
-   is False) gains nothing from a start, so each of its candidates is fitted from
-   scratch (the T = 1 fit is its own candidate); so is a non-torch student with
-   ``fit_distill``;
+   less than six fits from scratch. A student solved exactly
+   (``TorchClassifier._fit_uses_step_budget`` is False) has the T = 1 fit as its own
+   candidate; the others continue from it, solved to tolerance, when a warm start
+   pays (``TorchClassifier._warm_start_pays``: the additive model keeps the T = 1 fit's
+   knots and pair terms), else they are fitted from scratch (the logistic student's
+   L-BFGS/FISTA, fast either way; a non-torch student with ``fit_distill``);
 3. score each candidate on the validation part: fidelity (share of rows where the
    student's argmax equals the teacher's) and ``KL(softmax(z_T) || p_S)`` at T = 1, the
    mismatch of the probabilities the student actually predicts;
@@ -313,15 +314,20 @@ def search_temperature(
     began = time.perf_counter()
     shared = from_scratch(1.0)  # T = 1, the start every candidate may share
     start_seconds = time.perf_counter() - began
-    # a fit that depends on the step budget continues cheaply from the shared start; an
-    # exact solver (TorchClassifier._fit_uses_step_budget() False) gains nothing from it
-    warm = isinstance(shared, TorchClassifier) and shared._fit_uses_step_budget()
+    # a fit that depends on the step budget continues cheaply from the shared start, and
+    # so does an exact solver that says a warm start pays (TorchClassifier._warm_start_pays:
+    # the same terms, solved to tolerance from nearby); any other starts from scratch
+    budget = isinstance(shared, TorchClassifier) and shared._fit_uses_step_budget()
+    warm = isinstance(shared, TorchClassifier) and shared._warm_start_pays()
 
     fitted: dict[float, Any] = {}
 
     def fit_candidate(rows: np.ndarray, temperature: float) -> tuple[Any, str, float]:
-        if not warm:  # an exact solver: the T = 1 fit is its own candidate
-            fitted[temperature] = shared if temperature == 1.0 else from_scratch(temperature)
+        if not budget and temperature == 1.0:  # an exact solver's T = 1 fit is a candidate
+            fitted[temperature] = shared
+            return shared, "scratch", TEMPERATURE_SEARCH_STEP_SCALE
+        if not warm:
+            fitted[temperature] = from_scratch(temperature)
             return fitted[temperature], "scratch", TEMPERATURE_SEARCH_STEP_SCALE
         candidate = copy.deepcopy(shared)
         with scaled_step_budget(TEMPERATURE_SEARCH_WARM_SCALE):
@@ -335,7 +341,8 @@ def search_temperature(
                 warm_start=True,
             )
         fitted[temperature] = candidate
-        return candidate, "T = 1 fit", TEMPERATURE_SEARCH_WARM_SCALE
+        scale = TEMPERATURE_SEARCH_WARM_SCALE if budget else math.nan
+        return candidate, "T = 1 fit", scale
 
     def predict_proba(candidate: Any, rows: np.ndarray) -> np.ndarray:
         return np.asarray(candidate.predict_proba(frame(X[rows])))
@@ -343,12 +350,17 @@ def search_temperature(
     temperature, table = choose_temperature(
         fit_candidate, predict_proba, teacher_logits, train_index, valid_index, grid
     )
-    if warm:
+    if warm and budget:
         table.loc[table["chosen"], "reason"] += (
             f"; every candidate continued for {_share(TEMPERATURE_SEARCH_WARM_SCALE)} from "
             f"one fit at T = 1 ({_share(TEMPERATURE_SEARCH_STEP_SCALE)})"
         )
-    reused = not warm and 1.0 in grid  # the T = 1 fit was that candidate: its time too
+    elif warm:
+        table.loc[table["chosen"], "reason"] += (
+            "; every candidate continued from the fit at T = 1 (the same terms), solved to "
+            "its tolerance"
+        )
+    reused = not budget and 1.0 in grid  # the T = 1 fit was that candidate: its time too
     if reused:
         table.loc[table["temperature"] == 1.0, "fit_seconds"] += start_seconds
     table.attrs["start_seconds"] = 0.0 if reused else start_seconds

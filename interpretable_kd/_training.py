@@ -213,6 +213,19 @@ class TorchClassifier(StandardisingMixin, ClassifierMixin, BaseEstimator):
         """
         return str(self.__dict__.get("solver_", "adam")) == "adam"
 
+    def _warm_start_pays(self) -> bool:
+        """Whether ``temperature="auto"`` should continue this fitted candidate (at T = 1)
+        to the other temperatures (``warm_start=True``) rather than fit them from scratch.
+
+        Default: :meth:`_fit_uses_step_budget` (a step-budget fit continues for a share of
+        the budget). An exact solver whose warm start saves work overrides this.
+
+        Returns
+        -------
+        bool
+        """
+        return self._fit_uses_step_budget()
+
     def _reuse_search(self, candidate: TorchClassifier) -> None:
         """Take what the temperature search's chosen candidate found, before the final fit.
 

@@ -38,18 +38,17 @@ def test_continuous_column_keeps_its_row_quantiles() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n_rows", "n_classes", "knots", "pairs"),
+    ("n_rows", "n_features", "knots", "pairs"),
     [
-        (100, 2, ADDITIVE_MIN_KNOTS, ADDITIVE_MIN_PAIRS),  # few rows: the floors
-        (4_900, 2, 70, 76),  # sqrt(4900) knots; n / 64 pairs
-        (40_000, 2, ADDITIVE_MAX_KNOTS, 25),  # the knot cap; the design bound 1e6 / n
-        (1_000, 10, ADDITIVE_MIN_KNOTS, ADDITIVE_MIN_PAIRS),  # n / 64 = 15 < 1e6 / (n * 10): floor
-        (5_000, 10, 71, 20),  # ten outputs: 1e6 / (5000 * 10) = 20 < n / 64
+        (100, 30, ADDITIVE_MIN_KNOTS, ADDITIVE_MIN_PAIRS),  # few rows: the floors
+        (4_900, 30, 70, 76),  # sqrt(4900) knots; n / 64 pairs (< 3 d = 90)
+        (40_000, 30, ADDITIVE_MAX_KNOTS, 90),  # the knot cap; 3 pairs per feature
+        (40_000, 5, ADDITIVE_MAX_KNOTS, ADDITIVE_MIN_PAIRS),  # 3 d = 15 < the floor
     ],
 )
-def test_auto_sizes_follow_the_rows_and_outputs(n_rows, n_classes, knots, pairs) -> None:
-    assert auto_sizes(n_rows, n_classes, "auto", "auto") == (knots, pairs)
-    assert auto_sizes(n_rows, n_classes, 7, 3) == (7, 3)  # an int is kept
+def test_auto_sizes_follow_the_rows_and_features(n_rows, n_features, knots, pairs) -> None:
+    assert auto_sizes(n_rows, n_features, "auto", "auto") == (knots, pairs)
+    assert auto_sizes(n_rows, n_features, 7, 3) == (7, 3)  # an int is kept
 
 
 def test_fitted_sizes_are_recorded_and_capped_by_the_pairs_there_are() -> None:
@@ -57,7 +56,7 @@ def test_fitted_sizes_are_recorded_and_capped_by_the_pairs_there_are() -> None:
     X = rng.normal(size=(300, 4))
     y = (X[:, 0] * X[:, 1] > 0).astype(int)
     model = AdditiveClassifier(random_state=0).fit(X, y)
-    assert (model.n_knots_, model.max_interactions_) == auto_sizes(300, 2, "auto", "auto")
+    assert (model.n_knots_, model.max_interactions_) == auto_sizes(300, 4, "auto", "auto")
     assert model.module_.n_knots == model.n_knots_
     assert len(model.interactions_) <= 6  # 4 features: 6 pairs at most
     assert model.module_.max_pairs == 6
@@ -114,3 +113,97 @@ def test_screen_ranks_pairs_by_the_brute_force_fast_gain() -> None:
     expected = [pair for pair in expected if scores[pair] > 0]
     assert screen_pairs(X, residual, knots, 6) == expected
     assert expected[0] == (0, 2)
+
+
+def test_block_whitening_makes_each_terms_hessian_block_the_identity() -> None:
+    """In u (phi = P u) every term's own block of ``c * A^T A / n + R`` is I; a column
+    the row sample misses is taken as uncorrelated, with the scale it has on all rows."""
+    from scipy import sparse
+
+    from interpretable_kd.students._additive_solver import block_whitening
+
+    rng = np.random.default_rng(0)
+    n = 400
+    # term 0: two correlated columns; term 1: three columns, the last seen in one row only
+    a = rng.normal(size=n)
+    dense = np.column_stack([a, a + 0.1 * rng.normal(size=n), rng.normal(size=(n, 2)), np.zeros(n)])
+    dense[n - 1, 4] = 5.0
+    dense /= np.sqrt((dense**2).mean(axis=0))  # mean square 1, as the solver scales them
+    A = sparse.csr_matrix(dense)
+    R = sparse.diags(np.full(5, 1e-3)).tocsr()
+    term = np.array([0, 0, 1, 1, 1])
+    P, Lt = block_whitening(A, R, term, curvature=0.25, max_rows=n)
+    H = 0.25 * (dense.T @ dense) / n + R.toarray()
+    whitened = np.asarray(P.T @ H @ P)
+    np.testing.assert_allclose(whitened[:2, :2], np.eye(2), atol=1e-5)
+    np.testing.assert_allclose(whitened[2:4, 2:4], np.eye(2), atol=0.2)  # sampled correlation
+    np.testing.assert_allclose((Lt @ P).toarray(), np.eye(5), atol=1e-9)
+    # rows 0..n-2 only: column 4 is never seen; its block entry is still c * 1 + R, finite
+    P_small, _ = block_whitening(A[: n - 1], R, term, curvature=0.25, max_rows=n)
+    assert np.isfinite(P_small.toarray()).all()
+    assert P_small[4, 4] == pytest.approx(1 / np.sqrt(0.25 + 1e-3), rel=1e-6)
+
+
+def test_start_from_a_fitted_model_reproduces_its_decision_values() -> None:
+    """The final fit after temperature='auto' starts from the candidate's functions read
+    at its own knots; on the same rows (same knots) that start predicts exactly what the
+    candidate does."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(600, 4))
+    y = (X[:, 0] * X[:, 1] + X[:, 2] > 0).astype(int)
+    source = AdditiveClassifier(max_interactions=2, random_state=0).fit(X, y)
+    target = AdditiveClassifier(max_interactions=2, random_state=0)
+    target.fit(X, y)  # the same standardisation and sizes
+    module = target.module_
+    module.fitted.zero_()
+    with torch.no_grad():
+        module.main.zero_()
+        module.pair.zero_()
+        module.bias.zero_()
+    module.set_knots(((X - target.x_mean_) / target.x_scale_).astype(np.float32))
+    target._start_from(module, source)
+    assert [tuple(p) for p in module.pairs[: int(module.n_pairs)].tolist()] == [
+        tuple(p) for p in source.module_.pairs[: int(source.module_.n_pairs)].tolist()
+    ]
+    X_std = torch.as_tensor((X - target.x_mean_) / target.x_scale_)
+    with torch.no_grad():
+        started = module(X_std)
+    np.testing.assert_allclose(started.numpy(), source.logits(X), atol=1e-5)  # float32 rows
+
+
+def test_final_fit_after_the_search_reuses_the_candidates_pairs() -> None:
+    """temperature='auto': the final additive fit takes the chosen candidate's pair terms
+    (no screen of its own) and solves from its functions for half the iterations."""
+    import interpretable_kd as ikd
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(2400, 4))
+    logit = 2 * X[:, 0] * X[:, 1] + X[:, 2] - X[:, 3] ** 2
+
+    def teacher(rows):
+        z = 2 * rows[:, 0] * rows[:, 1] + rows[:, 2] - rows[:, 3] ** 2
+        return np.column_stack([np.zeros(len(rows)), z])
+
+    student = AdditiveClassifier(max_interactions=2, max_iter=40, random_state=0)
+    reused: list = []
+    original = AdditiveClassifier._reuse_search
+
+    def spy(self, candidate):
+        reused.append(candidate)
+        original(self, candidate)
+
+    AdditiveClassifier._reuse_search = spy
+    try:
+        model = ikd.DistilledClassifier(
+            ikd.as_teacher(teacher, output="logits", classes=[0, 1]), student, random_state=0
+        ).fit(X)
+    finally:
+        AdditiveClassifier._reuse_search = original
+    (candidate,) = reused
+    assert model.temperature_search_ is not None
+    final = model.student_
+    pairs = final.module_.pairs[: int(final.module_.n_pairs)].tolist()
+    assert pairs == candidate.module_.pairs[: int(candidate.module_.n_pairs)].tolist()
+    # one warm stage: at most max_iter // 2 iterations (plus the line searches' evaluations)
+    assert final.n_iter_ <= (40 // 2) * 5 // 4 + 5 + 2
+    assert np.mean(model.predict(X) == (logit > 0)) > 0.95

@@ -12,6 +12,7 @@ diagonally preconditioned parameters ``phi = c * theta`` (c: each basis column's
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -38,13 +39,16 @@ def lbfgs_solve(
     max_iter: int,
     tol: float,
     device: torch.device,
+    warm: bool = False,
 ) -> list[dict[str, float]]:
     """Fit the module's free parameters to the optimum of the convex objective.
 
     Anchored parameters (``module.free_masks``) and padding keep their values and are
     not variables of the solve (they enter as a fixed offset of z and of the penalty).
-    Stops when the largest gradient entry falls below ``tol`` times its starting value,
-    when the loss falls by less than ``tol * 1e-6`` of its size in one iteration
+    Stops when the largest gradient entry falls below ``tol`` times its starting value
+    (``warm``: its value at the start with every pair weight at 0, where a cold fit's
+    joint stage starts), when the loss falls by less than ``tol * 1e-6`` of its size in
+    one iteration
     (L-BFGS-B's ``ftol``), or after ``max_iter`` iterations.
 
     Parameters
@@ -66,6 +70,10 @@ def lbfgs_solve(
         Relative stopping tolerance.
     device : torch.device
         Where the module goes back to afterwards.
+    warm : bool
+        The start is a fitted model (another temperature's, or a fit on fewer rows):
+        the stopping scale is measured with its pair weights at 0, so a start near the
+        optimum does not make the stopping rule stricter than a cold fit's.
 
     Returns
     -------
@@ -74,17 +82,14 @@ def lbfgs_solve(
         ``train_loss`` (loss plus penalty).
     """
     module.cpu()
-    index, weight = module.design(X_t.cpu())
-    n, width = index.shape
+    index_t, weight_t = module.design(X_t.cpu())
+    index, weight = index_t.numpy(), weight_t.numpy()
+    del index_t, weight_t
+    n = index.shape[0]
     o = module.n_out
     size = module.main.shape[0] + module.pair.shape[0]
-    A = sparse.csr_matrix(
-        (weight.numpy().ravel(), index.numpy().ravel(), np.arange(0, n * width + 1, width)),
-        shape=(n, size),
-    )
-    del index, weight
     # Diagonal preconditioning: solve for phi = c * theta, c = each basis column's RMS.
-    rms = np.sqrt(np.asarray(A.multiply(A).mean(axis=0)).ravel())
+    rms = np.sqrt(np.bincount(index.ravel(), weight.ravel() ** 2, minlength=size) / n)
     main_mask, pair_mask = module.free_masks()
     anchored = torch.cat([main_mask, pair_mask]).numpy().ravel() == 0
     free = (rms > 0) & ~anchored
@@ -93,22 +98,42 @@ def lbfgs_solve(
     phi_all = table * c[:, None]
     # Only the free columns are variables (padding and anchored cells are not): the
     # fixed ones add a constant offset to z and a linear and constant part to the penalty.
-    A = (A @ sparse.diags(1.0 / c)).tocsc()
-    R = (
-        sparse.diags(1.0 / c)
-        @ module.penalty_matrix(smoothness / n, ridge / n)
-        @ sparse.diags(1.0 / c)
-    ).tocsr()
+    scaled = weight / c[index]  # the design's entries for phi
+    used = scaled != 0.0  # a value on a knot reads one basis column, not two
+    is_free = free[index] & used
     fixed = ~free
-    offset = np.asarray(A[:, fixed] @ phi_all[fixed]) if fixed.any() else np.zeros((n, o))
-    A = A[:, free].tocsr()
-    A.eliminate_zeros()
+    offset = np.zeros((n, o))
+    stuck = ~free[index] & used
+    if stuck.any():
+        rows = np.broadcast_to(np.arange(n)[:, None], index.shape)[stuck]
+        part = scaled[stuck][:, None] * phi_all[index[stuck]]
+        for k in range(o):
+            offset[:, k] = np.bincount(rows, part[:, k], minlength=n)
+    column = np.cumsum(free) - 1  # a free basis column's number among the variables
+    counts = is_free.sum(axis=1)
+    A = sparse.csr_matrix(
+        (scaled[is_free], column[index[is_free]], np.concatenate([[0], np.cumsum(counts)])),
+        shape=(n, int(free.sum())),
+    )
+    del index, weight, scaled, is_free, stuck, used
+    A.sum_duplicates()
     A_T = A.T.tocsr()
+    scale_inv = sparse.diags(1.0 / c)
+    R = (scale_inv @ module.penalty_matrix(smoothness / n, ridge / n) @ scale_inv).tocsr()
     R_free = R[free][:, free].tocsr()
     cross = np.asarray(R[free][:, fixed] @ phi_all[fixed]) if fixed.any() else 0.0
     constant = float((phi_all[fixed] * (R[fixed][:, fixed] @ phi_all[fixed])).sum())
     width_free = int(free.sum())
-    start = np.concatenate([module.bias.detach().numpy(), phi_all[free].ravel()])
+    columns = np.flatnonzero(free)
+    main_size = module.main.shape[0]
+    term = np.where(
+        columns < main_size,
+        columns // module.n_knots,
+        module.n_features + (columns - main_size) // (module.grid * module.grid),
+    )
+    P, Lt = block_whitening(A, R_free, term, curvature=0.25)
+    P_T = P.T.tocsr()
+    start = np.concatenate([module.bias.detach().numpy(), (Lt @ phi_all[free]).ravel()])
     teacher = targets.teacher_log_proba
     targets_cpu = Targets(
         None if targets.y is None else targets.y.cpu(),
@@ -119,18 +144,25 @@ def lbfgs_solve(
     history: list[dict[str, float]] = []
 
     def objective(values: np.ndarray) -> tuple[float, np.ndarray]:
-        bias, phi = values[:o], values[o:].reshape(width_free, o)
+        bias, u = values[:o], values[o:].reshape(width_free, o)
+        phi = P @ u
         z = torch.from_numpy(A @ phi + offset + bias).requires_grad_(True)
         loss = loss_fn(z, targets_cpu)
         (grad_z,) = torch.autograd.grad(loss, z)
         g = grad_z.numpy()
         r_phi = R_free @ phi + cross
         total = float(loss.detach()) + float((phi * (r_phi + cross)).sum()) + constant
-        grad = np.concatenate([g.sum(0), (A_T @ g + 2.0 * r_phi).ravel()])
+        grad = np.concatenate([g.sum(0), (P_T @ (A_T @ g + 2.0 * r_phi)).ravel()])
         history.append({"epoch": len(history) + 1, "train_loss": total})
         return total, grad
 
-    _, gradient = objective(start)  # the starting gradient sets the stopping scale
+    reference = start
+    if warm:  # where a cold joint stage would start: the pair weights at 0
+        reference = start.copy()
+        pair_rows = np.flatnonzero(free)[np.flatnonzero(free) >= module.main.shape[0]]
+        first = o + (width_free - pair_rows.size) * o  # free mains come first
+        reference[first:] = 0.0
+    _, gradient = objective(reference)  # the starting gradient sets the stopping scale
     scale = float(np.abs(gradient).max())
     result = optimize.minimize(
         objective,
@@ -146,7 +178,7 @@ def lbfgs_solve(
         },
     )
     values = np.asarray(result.x, dtype=np.float64)
-    phi_all[free] = values[o:].reshape(width_free, o)
+    phi_all[free] = P @ values[o:].reshape(width_free, o)
     table = phi_all / c[:, None]
     with torch.no_grad():
         module.bias.copy_(torch.from_numpy(values[:o].copy()))
@@ -154,6 +186,81 @@ def lbfgs_solve(
         module.pair.copy_(torch.from_numpy(table[module.main.shape[0] :].copy()))
     module.to(device)
     return history
+
+
+def block_whitening(
+    A: sparse.csr_matrix,
+    R: sparse.csr_matrix,
+    term: np.ndarray,
+    *,
+    curvature: float,
+    max_rows: int = 2000,
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """A block-diagonal change of variables ``phi = P u`` that whitens each term.
+
+    Per term t (its columns contiguous), ``H_t = curvature * C_t + R_tt`` (the
+    objective's Hessian block at a point where every row has curvature ``curvature``:
+    C_t is ``A_t^T A_t / n``, the columns' correlations, as A's columns have mean square
+    1; estimated from at most ``max_rows`` evenly spaced rows, a column they miss taken
+    as uncorrelated) is factored ``L_t L_t^T``;
+    ``P = blockdiag(L_t^-T)``, so in u each term's own block of the Hessian is about the
+    identity: the hat functions of one shape, or the cells of one pair grid, are
+    correlated in phi and not in u. ``Lt = blockdiag(L_t^T)`` maps phi back to u.
+
+    Parameters
+    ----------
+    A : csr_matrix of shape (n_rows, p)
+        The design, columns scaled to mean square 1 (sorted column indices in each row).
+    R : csr_matrix of shape (p, p)
+        The penalty (within terms only).
+    term : ndarray of shape (p,), int
+        Each column's term, non-decreasing.
+    curvature : float
+        The loss's curvature per row assumed (1/4: a logistic loss at z = 0).
+    max_rows : int
+        Rows the Gram is estimated from.
+
+    Returns
+    -------
+    P, Lt : csr_matrix of shape (p, p)
+    """
+    n, p = A.shape
+    rows = A[np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.int64))]
+    rows.sum_duplicates()
+    lengths = np.diff(rows.indptr)
+    row_of = np.repeat(np.arange(rows.shape[0]), lengths)
+    col, val = rows.indices, rows.data
+    t = term[col]
+    r_idx, c_idx, v_idx = [col], [col], [val * val]
+    for k in range(1, 4):  # a term has at most 4 entries in a row, side by side
+        same = (row_of[:-k] == row_of[k:]) & (t[:-k] == t[k:])
+        a, b, v = col[:-k][same], col[k:][same], (val[:-k] * val[k:])[same]
+        r_idx += [a, b]
+        c_idx += [b, a]
+        v_idx += [v, v]
+    gram = sparse.csr_matrix(
+        (np.concatenate(v_idx), (np.concatenate(r_idx), np.concatenate(c_idx))), shape=(p, p)
+    )
+    # The columns are scaled to mean square 1 over all rows, so the sample only supplies
+    # correlations; a column the sample misses (a rare category) is left uncorrelated.
+    diagonal = gram.diagonal()
+    root = np.sqrt(diagonal)
+    inv_root = sparse.diags(np.divide(1.0, root, out=np.zeros_like(root), where=root > 0))
+    correlation = (inv_root @ gram @ inv_root).tolil()
+    correlation.setdiag(1.0)
+    H = curvature * correlation.tocsr() + R
+    if p == 0:
+        return sparse.csr_matrix((0, 0)), sparse.csr_matrix((0, 0))
+    bounds = np.flatnonzero(np.diff(np.concatenate([[-1], term, [term[-1] + 1]])))
+    whiten, back = [], []
+    for begin, end in itertools.pairwise(bounds.tolist()):
+        size = end - begin
+        block = H[begin:end, begin:end].toarray()
+        block += np.eye(size) * (1e-8 * max(float(np.trace(block)) / size, 1e-12))
+        L = np.linalg.cholesky(block)
+        whiten.append(np.linalg.inv(L).T)
+        back.append(L.T)
+    return sparse.block_diag(whiten, format="csr"), sparse.block_diag(back, format="csr")
 
 
 def feature_groups(names: list[str]) -> list[tuple[str, list[str]]]:

@@ -6,9 +6,13 @@ Shape functions are piecewise linear on quantile knots of the training rows and 
 terms bilinear on a small grid (:mod:`._additive_module`): a fixed basis, so the model is
 linear in its parameters and the distillation objective (:mod:`interpretable_kd.losses`)
 plus a smoothness penalty is convex. It is solved on all rows at once by L-BFGS (scipy's
-L-BFGS-B, the loss gradient from torch), twice: main effects first, then, after a
-FAST-style screen of the pairs on what the main effects leave, main effects and the
-chosen pairs together.
+L-BFGS-B, the loss gradient from torch) in variables that whiten each term's own block
+of the Hessian (:func:`._additive_solver.block_whitening`: adjacent hat functions and
+grid cells are strongly correlated, which made plain L-BFGS crawl), twice: main effects
+first, then, after a FAST-style screen of the pairs on what the main effects leave, main
+effects and the chosen pairs together. With ``temperature="auto"`` the candidates at
+other temperatures continue from the T = 1 candidate, and the final fit starts from the
+chosen candidate's functions and pairs (:meth:`AdditiveClassifier._reuse_search`).
 Beyond ``FULL_BATCH_CELLS`` basis entries the shared mini-batch Adam loop is used
 instead. Afterwards each term is made identifiable on the training rows: pair terms
 doubly centred (purified into the main effects), main effects centred, the intercept
@@ -30,7 +34,7 @@ from .._defaults import (
     ADDITIVE_MAX_KNOTS,
     ADDITIVE_MIN_KNOTS,
     ADDITIVE_MIN_PAIRS,
-    ADDITIVE_PAIR_CELLS,
+    ADDITIVE_PAIRS_PER_FEATURE,
     ADDITIVE_ROWS_PER_PAIR,
     BATCH_SIZE,
     MAX_EPOCHS,
@@ -53,24 +57,26 @@ FULL_BATCH_CELLS = 60_000_000
 SCREEN_ROWS = 20_000
 
 
-def auto_sizes(n_rows: int, n_classes: int, n_knots: Any, max_interactions: Any) -> tuple[int, int]:
+def auto_sizes(
+    n_rows: int, n_features: int, n_knots: Any, max_interactions: Any
+) -> tuple[int, int]:
     """The knot-table width and the most pair terms of a fit (``"auto"`` resolved).
 
-    With n rows and n_out outputs (1 for two classes, else the classes):
+    With n rows and d features:
 
     - knots ``K = clip(round(sqrt(n)), ADDITIVE_MIN_KNOTS, ADDITIVE_MAX_KNOTS)``: a tree
       teacher's steps need knots near them, and more rows support more;
-    - pairs ``P = max(ADDITIVE_MIN_PAIRS, min(n // ADDITIVE_ROWS_PER_PAIR,
-      ADDITIVE_PAIR_CELLS // (n * n_out)))``: about 64 rows per pair term, and the pair
-      part of the design bounded (then capped by the d (d - 1) / 2 pairs there are when
-      the network is built).
+    - pairs ``P = max(ADDITIVE_MIN_PAIRS, min(ADDITIVE_PAIRS_PER_FEATURE * d, n //
+      ADDITIVE_ROWS_PER_PAIR))``: EBM's default of 3 per feature where there are about 64
+      rows per pair term, fewer (down to the floor) on small data; capped by the
+      d (d - 1) / 2 pairs there are when the network is built.
 
     Parameters
     ----------
     n_rows : int
         Training rows n.
-    n_classes : int
-        Classes.
+    n_features : int
+        Features d.
     n_knots, max_interactions : int or "auto"
         The hyperparameters (an int is kept).
 
@@ -79,13 +85,13 @@ def auto_sizes(n_rows: int, n_classes: int, n_knots: Any, max_interactions: Any)
     (int, int)
         K and P.
     """
-    n, n_out = max(int(n_rows), 1), 1 if n_classes == 2 else int(n_classes)
+    n = max(int(n_rows), 1)
     if n_knots == "auto":
         knots = int(np.clip(round(np.sqrt(n)), ADDITIVE_MIN_KNOTS, ADDITIVE_MAX_KNOTS))
     else:
         knots = int(n_knots)
     if max_interactions == "auto":
-        by_rows = min(n // ADDITIVE_ROWS_PER_PAIR, ADDITIVE_PAIR_CELLS // (n * n_out))
+        by_rows = min(ADDITIVE_PAIRS_PER_FEATURE * int(n_features), n // ADDITIVE_ROWS_PER_PAIR)
         pairs = max(ADDITIVE_MIN_PAIRS, by_rows)
     else:
         pairs = int(max_interactions)
@@ -109,9 +115,9 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
     max_interactions : int or "auto"
         Most pair terms, chosen by a FAST-style screen (Lou et al. 2013) of the residual
         of the main-effects model; 0 gives a pure additive model (GAM). "auto":
-        ``min(d (d - 1) / 2, max(ADDITIVE_MIN_PAIRS, min(n // ADDITIVE_ROWS_PER_PAIR,
-        ADDITIVE_PAIR_CELLS // (n * n_out))))`` for n rows, d features and n_out outputs
-        (1 for two classes): about 64 rows per pair term, and a bounded design.
+        ``min(d (d - 1) / 2, max(ADDITIVE_MIN_PAIRS, min(3 d, n //
+        ADDITIVE_ROWS_PER_PAIR)))`` for n rows and d features: EBM's default of 3 per
+        feature, with about 64 rows per pair term.
     interaction_knots : int
         Knots per axis of a pair term's grid (a subset of the features' knots), >= 2.
     smoothness : float
@@ -127,8 +133,9 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
         mini-batch loop (memory bounded by ``batch_size``); "auto": L-BFGS when the
         basis fits ``FULL_BATCH_CELLS`` entries.
     max_iter : int
-        Most L-BFGS iterations of the final stage (the main-effects stage that feeds
-        the screen gets a quarter).
+        Most L-BFGS iterations of the joint stage (the main-effects stage that feeds
+        the screen gets a quarter; a fit that starts from a fitted model, another
+        temperature's or the temperature search's candidate, half).
     tol : float
         L-BFGS stops when the largest gradient entry falls below ``tol`` times the
         largest entry at the start, or the loss changes by less than ``tol * 1e-6`` of
@@ -166,7 +173,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         smoothness: float = 1.0,
         ridge: float = 1e-6,
         solver: str = "auto",
-        max_iter: int = 300,
+        max_iter: int = 100,
         tol: float = 1e-3,
         max_epochs: Any = MAX_EPOCHS,
         batch_size: Any = BATCH_SIZE,
@@ -215,11 +222,12 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
     _fits_on_all_rows = True
 
     def _prepare_fit(self, n_rows: int, n_classes: int) -> None:
-        """Resolve ``"auto"`` knots and pair terms from the row and output counts (a
+        """Resolve ``"auto"`` knots and pair terms from the row and feature counts (a
         warm-started fit keeps the network's)."""
         if "n_knots_" in self.__dict__ and "max_interactions_" in self.__dict__:
             return
-        knots, pairs = auto_sizes(n_rows, n_classes, self.n_knots, self.max_interactions)
+        n_features = int(self.n_features_in_)
+        knots, pairs = auto_sizes(n_rows, n_features, self.n_knots, self.max_interactions)
         self.n_knots_, self.max_interactions_ = knots, pairs
 
     def _build_module(self, n_features: int, n_classes: int) -> torch.nn.Module:
@@ -282,15 +290,26 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
             solver = "lbfgs" if cells <= FULL_BATCH_CELLS else "adam"
         self.solver_ = solver
         history: list[dict[str, float]] = []
-        stages = 1 if int(module.fitted) else 2
-        if stages == 2:
+        warm = bool(int(module.fitted))
+        search_start = self.__dict__.pop("_search_start", None)
+        if not warm:
             module.set_knots(X_np)
+            if search_start is not None and solver == "lbfgs":
+                self._start_from(module, search_start)
+                warm = True
             module.to(device)
+        stages = 1 if warm else 2
         for stage in range(stages):
-            # the main-effects stage only feeds the screen: a quarter of the iterations
-            iterations = int(self.max_iter) // 4 if stages == 2 and stage == 0 else None
+            # the main-effects stage only feeds the screen: a quarter of the iterations; a
+            # warm start (a fitted model: another temperature's, or the search's candidate
+            # on fewer rows) is near the optimum: half
+            iterations = None
+            if stages == 2 and stage == 0:
+                iterations = int(self.max_iter) // 4
+            elif warm:
+                iterations = int(self.max_iter) // 2
             history += self._solve(
-                module, X_t, X_np, targets, seed, max_epochs, device, solver, iterations
+                module, X_t, X_np, targets, seed, max_epochs, device, solver, iterations, warm
             )
             if stage == 0 and stages == 2 and module.max_pairs > 0:
                 pairs = self._screen(module, X_t, X_np, targets, seed)
@@ -300,6 +319,61 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
                 module.to(device)
         module.purify_and_centre(X_t)
         return history, len(history)
+
+    # ---------------------------------------------------------------- temperature search
+    def _warm_start_pays(self) -> bool:
+        """True after an L-BFGS fit: a candidate at another temperature keeps this fit's
+        knots and pair terms and is solved to tolerance from its weights, one stage
+        instead of two from scratch (the Adam loop gains nothing)."""
+        return self.__dict__.get("solver_") == "lbfgs"
+
+    def _reuse_search(self, candidate: Any) -> None:
+        """The final fit after ``temperature="auto"`` takes the chosen candidate's pair
+        terms (no main-effects stage, no screen) and starts from its functions, read at
+        the final fit's own knots (:meth:`_start_from`). An Adam-fitted candidate (a basis
+        too large for L-BFGS) gives nothing."""
+        if isinstance(candidate, AdditiveClassifier) and candidate.__dict__.get("solver_") == (
+            "lbfgs"
+        ):
+            self._search_start = candidate
+
+    def _start_from(self, module: AdditiveModule, source: AdditiveClassifier) -> None:
+        """Set ``module``'s pair terms to ``source``'s (at most ``module.max_pairs``) and its
+        weights to ``source``'s functions at ``module``'s knots (knots set; both in their
+        own standardised units, converted through the original ones)."""
+        src = source.module_
+        d, K, G, o = module.n_features, module.n_knots, module.grid, module.n_out
+
+        def to_source(feature: np.ndarray, values: np.ndarray) -> np.ndarray:
+            original = values * self.x_scale_[feature] + self.x_mean_[feature]
+            return (original - source.x_mean_[feature]) / source.x_scale_[feature]
+
+        features = np.arange(d)
+        knots = module.knots.cpu().numpy()  # (d, K), padding past n_active
+        rows = to_source(features, knots.T)  # (K, d): row l holds every feature's l-th knot
+        with torch.no_grad():
+            mains, _ = src.terms(torch.as_tensor(rows, dtype=torch.float64))
+            table = module.main.view(d, K, o)
+            table.copy_(mains.transpose(0, 1).to(table.dtype))
+            table.mul_((torch.arange(K) < module.n_active.cpu()[:, None]).unsqueeze(2))  # padding
+            module.bias.copy_(src.bias)
+            pairs = src.pairs[: int(src.n_pairs)].tolist()[: module.max_pairs]
+            module.set_pairs([(int(i), int(j)) for i, j in pairs])
+            if pairs:
+                grid_rows = np.zeros((len(pairs), G, G, d))
+                axes = module.pair_knots[: len(pairs)].cpu().numpy()  # (P, 2, G)
+                for p, (i, j) in enumerate(pairs):
+                    grid_rows[p, :, :, i] = to_source(np.array(i), axes[p, 0])[:, None]
+                    grid_rows[p, :, :, j] = to_source(np.array(j), axes[p, 1])[None, :]
+                flat = torch.as_tensor(grid_rows.reshape(-1, d), dtype=torch.float64)
+                _, values = src.terms(flat)  # (P G G, P_src, o)
+                values = values.view(len(pairs), G * G, -1, o)
+                own = values[torch.arange(len(pairs)), :, torch.arange(len(pairs))]
+                grid = module.pair.view(module.max_pairs, G * G, o)
+                steps = torch.arange(G)
+                active = module.pair_active[: len(pairs)].cpu()
+                inside = (steps < active[:, :1]).unsqueeze(2) & (steps < active[:, 1:]).unsqueeze(1)
+                grid[: len(pairs)] = own.to(grid.dtype) * inside.reshape(len(pairs), G * G, 1)
 
     # ---------------------------------------------------------------- solver pieces
     def _loss(self, module: AdditiveModule, z: torch.Tensor, targets: Targets) -> torch.Tensor:
@@ -324,6 +398,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         device: torch.device,
         solver: str,
         iterations: int | None = None,
+        warm: bool = False,
     ) -> list[dict[str, float]]:
         if solver == "adam":
             epochs, _ = super()._run_epochs(module, X_np, targets, seed, max_epochs, device)
@@ -338,6 +413,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
             max_iter=max(1, iterations or int(self.max_iter)),
             tol=float(self.tol),
             device=device,
+            warm=warm,
         )
 
     def _smoothness(self, targets: Targets) -> float:
