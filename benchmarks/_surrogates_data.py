@@ -77,6 +77,9 @@ class Data:
     y_test: np.ndarray
     scale: np.ndarray
     shift: np.ndarray
+    #: Column names as a user's DataFrame has them ("column=value" for one-hot columns);
+    #: the distilled students get them, as they would from ``split_dataset``.
+    names: tuple[str, ...] = ()
 
 
 def load_data(name: str, seed: int) -> Data:
@@ -89,6 +92,7 @@ def load_data(name: str, seed: int) -> Data:
         )
         scaler = StandardScaler().fit(R_train)
         X_train, X_test = scaler.transform(R_train), scaler.transform(R_test)
+        names: tuple[str, ...] = tuple(f"x{j}" for j in range(X_train.shape[1]))
     else:
         split = split_dataset(name, test_size=0.3, random_state=seed, preprocess=False)
         scaled = TabularPreprocessor().fit(split.X_train)
@@ -96,10 +100,11 @@ def load_data(name: str, seed: int) -> Data:
         X_train, X_test = scaled.transform(split.X_train), scaled.transform(split.X_test)
         R_train, R_test = raw.transform(split.X_train), raw.transform(split.X_test)
         assert list(X_train.columns) == list(R_train.columns), "column order differs"
+        names = tuple(str(c) for c in X_train.columns)
         y_train, y_test = split.y_train, split.y_test
     as32 = [np.ascontiguousarray(a, dtype=np.float32) for a in (X_train, X_test, R_train, R_test)]
     scale, shift = column_affine(as32[2], as32[0])
-    return Data(name, *as32, np.asarray(y_train), np.asarray(y_test), scale, shift)
+    return Data(name, *as32, np.asarray(y_train), np.asarray(y_test), scale, shift, names)
 
 
 def column_affine(raw: np.ndarray, scaled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -230,7 +231,8 @@ def run_task(task: Task) -> list[str]:
         else:
             kind = ikd.REGISTRY[model_name]
             use_raw = columns == "raw"
-            X_fit = data.R_train if use_raw else data.X_train
+            X_fit = pd.DataFrame(data.R_train if use_raw else data.X_train, columns=data.names)
+            X_eval = pd.DataFrame(data.R_test if use_raw else data.X_test, columns=data.names)
             distiller = ikd.DistilledClassifier(
                 raw_teacher if use_raw else teacher,
                 make_student(kind, task.seed),
@@ -246,7 +248,7 @@ def run_task(task: Task) -> list[str]:
                 fit_rows=X_fit.shape[0],
                 temperature=_number(getattr(model, "temperature_", model.temperature)),
                 epochs=_number(epochs),
-                **measure(model, data.R_test if use_raw else data.X_test),
+                **measure(model, X_eval),
             )
             if use_raw and raw_teacher is not None:
                 again = classes[np.asarray(raw_teacher.predict_proba(data.R_test)).argmax(axis=1)]

@@ -12,7 +12,6 @@ diagonally preconditioned parameters ``phi = c * theta`` (c: each basis column's
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -246,21 +245,47 @@ def block_whitening(
     diagonal = gram.diagonal()
     root = np.sqrt(diagonal)
     inv_root = sparse.diags(np.divide(1.0, root, out=np.zeros_like(root), where=root > 0))
-    correlation = (inv_root @ gram @ inv_root).tolil()
-    correlation.setdiag(1.0)
-    H = curvature * correlation.tocsr() + R
+    correlation = inv_root @ gram @ inv_root
+    correlation = correlation + sparse.diags(1.0 - correlation.diagonal())
+    H = (curvature * correlation + R).tocoo()
     if p == 0:
         return sparse.csr_matrix((0, 0)), sparse.csr_matrix((0, 0))
     bounds = np.flatnonzero(np.diff(np.concatenate([[-1], term, [term[-1] + 1]])))
-    whiten, back = [], []
-    for begin, end in itertools.pairwise(bounds.tolist()):
-        size = end - begin
-        block = H[begin:end, begin:end].toarray()
-        block += np.eye(size) * (1e-8 * max(float(np.trace(block)) / size, 1e-12))
-        L = np.linalg.cholesky(block)
-        whiten.append(np.linalg.inv(L).T)
-        back.append(L.T)
-    return sparse.block_diag(whiten, format="csr"), sparse.block_diag(back, format="csr")
+    begins, sizes = bounds[:-1], np.diff(bounds)
+    block = np.searchsorted(bounds, H.row, side="right") - 1  # R and C stay within terms
+    whiten: list[np.ndarray] = [np.zeros((0, 0))] * begins.size
+    back: list[np.ndarray] = [np.zeros((0, 0))] * begins.size
+    for size in np.unique(sizes).tolist():  # blocks of one size factor together
+        which = np.flatnonzero(sizes == size)
+        slot = np.full(begins.size, -1)
+        slot[which] = np.arange(which.size)
+        dense = np.zeros((which.size, size, size))
+        inside = slot[block] >= 0
+        b = block[inside]
+        dense[slot[b], H.row[inside] - begins[b], H.col[inside] - begins[b]] = H.data[inside]
+        jitter = 1e-8 * np.maximum(np.trace(dense, axis1=1, axis2=2) / size, 1e-12)
+        dense += jitter[:, None, None] * np.eye(size)
+        L = np.linalg.cholesky(dense)
+        L_inv = np.linalg.inv(L)
+        for k, index in enumerate(which.tolist()):
+            whiten[index] = L_inv[k].T
+            back[index] = L[k].T
+    return _block_diagonal(whiten, begins), _block_diagonal(back, begins)
+
+
+def _block_diagonal(blocks: list[np.ndarray], begins: np.ndarray) -> sparse.csr_matrix:
+    """The CSR matrix with square dense ``blocks`` on the diagonal, block b starting at
+    row and column ``begins[b]`` (contiguous, in order); explicit zeros dropped."""
+    sizes = np.array([b.shape[0] for b in blocks])
+    data = np.concatenate([b.ravel() for b in blocks])
+    indices = np.concatenate(
+        [np.tile(np.arange(s) + start, s) for s, start in zip(sizes, begins, strict=True)]
+    )
+    indptr = np.concatenate([[0], np.cumsum(np.repeat(sizes, sizes))])
+    size = int(sizes.sum())
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(size, size))
+    matrix.eliminate_zeros()
+    return matrix
 
 
 def feature_groups(names: list[str]) -> list[tuple[str, list[str]]]:

@@ -62,7 +62,7 @@ def auto_sizes(
 ) -> tuple[int, int]:
     """The knot-table width and the most pair terms of a fit (``"auto"`` resolved).
 
-    With n rows and d features:
+    With n rows and d features (a one-hot group counted once):
 
     - knots ``K = clip(round(sqrt(n)), ADDITIVE_MIN_KNOTS, ADDITIVE_MAX_KNOTS)``: a tree
       teacher's steps need knots near them, and more rows support more;
@@ -115,9 +115,11 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
     max_interactions : int or "auto"
         Most pair terms, chosen by a FAST-style screen (Lou et al. 2013) of the residual
         of the main-effects model; 0 gives a pure additive model (GAM). "auto":
-        ``min(d (d - 1) / 2, max(ADDITIVE_MIN_PAIRS, min(3 d, n //
-        ADDITIVE_ROWS_PER_PAIR)))`` for n rows and d features: EBM's default of 3 per
-        feature, with about 64 rows per pair term.
+        ``min(d (d - 1) / 2, max(ADDITIVE_MIN_PAIRS, min(3 g, n //
+        ADDITIVE_ROWS_PER_PAIR)))`` for n rows, d columns and g features, a one-hot
+        group (:func:`feature_groups`) counted once: EBM's default of 3 per feature
+        (EBM sees a categorical column as one feature), with about 64 rows per pair
+        term.
     interaction_knots : int
         Knots per axis of a pair term's grid (a subset of the features' knots), >= 2.
     smoothness : float
@@ -226,8 +228,10 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         warm-started fit keeps the network's)."""
         if "n_knots_" in self.__dict__ and "max_interactions_" in self.__dict__:
             return
-        n_features = int(self.n_features_in_)
-        knots, pairs = auto_sizes(n_rows, n_features, self.n_knots, self.max_interactions)
+        # pairs per feature as an auditor counts features: a one-hot group is one
+        knots, pairs = auto_sizes(
+            n_rows, len(feature_groups(self._names())), self.n_knots, self.max_interactions
+        )
         self.n_knots_, self.max_interactions_ = knots, pairs
 
     def _build_module(self, n_features: int, n_classes: int) -> torch.nn.Module:
