@@ -249,12 +249,14 @@ def _best_split(
     fit_rows = np.arange(Xc.shape[0])
     if fit_rows.size > max_rows:
         fit_rows = np.sort(rng.choice(fit_rows.size, size=max_rows, replace=False))
-    best, best_errors = None, current
-    for w, bias in node_candidates(Xc[fit_rows], target[fit_rows], k):
-        errors = int(np.sum((Xc @ w + bias > 0) != target))
-        if errors < best_errors:
-            best, best_errors = (w, bias), errors
-    return best
+    candidates = node_candidates(Xc[fit_rows], target[fit_rows], k)
+    if not candidates:
+        return None
+    weights = np.stack([w for w, _ in candidates], axis=1)  # (p, n_candidates)
+    biases = np.array([bias for _, bias in candidates])
+    errors = np.count_nonzero((Xc @ weights + biases > 0) != target[:, None], axis=0)
+    first = int(errors.argmin())  # the first of the fewest errors
+    return candidates[first] if errors[first] < current else None
 
 
 def tao_initialise(

@@ -9,6 +9,7 @@ errors, if it beats the current split.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 
 __all__ = ["best_stump", "node_candidates"]
 
@@ -33,7 +34,8 @@ def node_candidates(Xs: np.ndarray, ts: np.ndarray, k: int) -> list[tuple[np.nda
       the support, with intercept) and the logistic regression on the support with a weak
       L2 penalty (``_REFIT_L2``, Newton's method), both as candidates; and the same on
       the supports of a second greedy pursuit that starts at the stump's feature and
-      adds the column with the largest logistic-loss gradient (:func:`_logistic_pursuit`).
+      adds the column with the largest logistic-loss gradient (:func:`_logistic_pursuit`,
+      whose own logistic fits, the same optima, are reused rather than refitted).
       With k at least the number of features, only the full support is fitted.
     """
     p = Xs.shape[1]
@@ -46,17 +48,23 @@ def node_candidates(Xs: np.ndarray, ts: np.ndarray, k: int) -> list[tuple[np.nda
         first = [int(np.flatnonzero(stump[0])[0])]
         out.append(stump)
     y = ts.astype(np.float64)
+    # (support, its least-squares fit or None, its logistic fit or None)
+    supports: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
     if k >= p:
-        supports = [np.arange(p)]
+        supports = [(np.arange(p), None, None)]
     else:
-        supports = _matching_pursuit(Xs, y - 0.5, k, [])
-        seeded = _logistic_pursuit(Xs, y, k, first)
-        known = {tuple(s) for s in supports}
-        supports += [s for s in seeded if tuple(s) not in known]
-    for support in supports:
+        supports = [(s, coef, None) for s, coef in _matching_pursuit(Xs, y - 0.5, k, [])]
+        known = {tuple(s) for s, _, _ in supports}
+        for support, theta in _logistic_pursuit(Xs, y, k, first):
+            if tuple(support) not in known:
+                supports.append((support, None, theta))
+    for support, coef, logistic in supports:
         design = np.column_stack([Xs[:, support], np.ones(Xs.shape[0])])
-        coef = np.linalg.lstsq(design, y - 0.5, rcond=None)[0]
-        for theta in (coef, _logistic_newton(design, y, coef)):
+        if coef is None:
+            coef = np.linalg.lstsq(design, y - 0.5, rcond=None)[0]
+        if logistic is None:
+            logistic = _logistic_newton(design, y, 4.0 * coef)
+        for theta in (coef, logistic):
             if np.all(np.isfinite(theta)) and np.any(theta[:-1] != 0):
                 w = np.zeros(p)
                 w[support] = theta[:-1]
@@ -85,23 +93,24 @@ def best_stump(Xs: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, float] | Non
         ``w = +-e_j``, ``b = -+t``; None when no column has two distinct values.
     """
     n, p = Xs.shape
-    order = np.argsort(Xs, axis=0, kind="stable")
-    values = np.take_along_axis(Xs, order, axis=0)
-    wants_right = ts[order].astype(np.int64)
-    true_before = np.cumsum(wants_right, axis=0)[:-1]  # (n - 1, p): cut after row i
-    after = np.arange(n - 1, 0, -1)[:, None]
-    false_after = after - (true_before[-1:] + wants_right[-1:] - true_before)
-    errors = true_before + false_after
-    valid = values[1:] > values[:-1]
+    columns = Xs.T  # (p, n): one sorted column per row, cuts in reading order
+    # the order among equal values does not matter (cuts lie only between distinct
+    # values), so the faster unstable sort gives the same split
+    order = np.argsort(columns, axis=1)
+    values = np.take_along_axis(columns, order, axis=1)
+    true_before = np.cumsum(ts[order], axis=1, dtype=np.int64)  # True targets at or before i
+    # errors of "right when z_j > t" for the cut after i: the True targets at or before
+    # i plus the False ones after it, (n - 1 - i) - (n_true - true_before_i)
+    errors = 2 * true_before[:, :-1] - true_before[:, -1:] + np.arange(n - 1, 0, -1)
+    valid = values[:, 1:] > values[:, :-1]
     if not valid.any():
         return None
-    best_plain = np.where(valid, errors, n + 1)
-    best_flip = np.where(valid, n - errors, n + 1)
-    flat = np.concatenate([best_plain.T.ravel(), best_flip.T.ravel()])
-    pick = int(flat.argmin())
-    flip, rest = divmod(pick, p * (n - 1))
-    j, i = divmod(rest, n - 1)
-    threshold = 0.5 * (float(values[i, j]) + float(values[i + 1, j]))
+    plain = np.where(valid, errors, n + 1)
+    flipped = np.where(valid, n - errors, n + 1)
+    first_plain, first_flipped = int(plain.argmin()), int(flipped.argmin())
+    flip = bool(flipped.flat[first_flipped] < plain.flat[first_plain])  # ties: plain
+    j, i = divmod(first_flipped if flip else first_plain, n - 1)
+    threshold = 0.5 * (float(values[j, i]) + float(values[j, i + 1]))
     w = np.zeros(p)
     sign = -1.0 if flip else 1.0
     w[j] = sign
@@ -110,46 +119,70 @@ def best_stump(Xs: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, float] | Non
 
 def _matching_pursuit(
     Xs: np.ndarray, target: np.ndarray, k: int, start: list[int]
-) -> list[np.ndarray]:
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """The nested supports of 1, ..., k columns chosen by orthogonal matching pursuit,
-    starting from the columns ``start`` (the supports shorter than it are left out)."""
-    centred = Xs - Xs.mean(axis=0)
+    starting from the columns ``start`` (the supports shorter than it are left out).
+
+    Returns
+    -------
+    list of (support, theta)
+        Each support (sorted column numbers) with the least-squares fit of ``target`` on
+        it with an intercept (the weights in the support's order, then the intercept):
+        the pursuit's fit on the centred columns, whose weights are the same, and the
+        intercept ``mean(target) - mean(X_support) . w``.
+    """
+    means = Xs.mean(axis=0)
+    centred = Xs - means
     norms = np.sqrt((centred**2).sum(axis=0))
     usable = norms > 1e-12
     chosen = list(start)
-    residual = target - target.mean()
-    if chosen:
+    centred_target = target - target.mean()
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fit() -> np.ndarray:
         design = centred[:, chosen]
-        coef = np.linalg.lstsq(design, residual, rcond=None)[0]
-        residual = residual - design @ coef
-    supports = [np.array(sorted(chosen))] if chosen else []
+        coef = np.linalg.lstsq(design, centred_target, rcond=None)[0]
+        order = np.argsort(chosen)
+        support = np.asarray(chosen)[order]
+        out.append((support, np.append(coef[order], target.mean() - means[support] @ coef[order])))
+        return centred_target - design @ coef
+
+    residual = fit() if chosen else centred_target
     for _ in range(k - len(chosen)):
         j = _next_column(centred, norms, usable, residual, chosen)
         if j is None:
             break
         chosen.append(j)
-        design = centred[:, chosen]
-        coef = np.linalg.lstsq(design, target - target.mean(), rcond=None)[0]
-        residual = target - target.mean() - design @ coef
-        supports.append(np.array(sorted(chosen)))
-    return supports
+        residual = fit()
+    return out
 
 
-def _logistic_pursuit(Xs: np.ndarray, y: np.ndarray, k: int, start: list[int]) -> list[np.ndarray]:
+def _logistic_pursuit(
+    Xs: np.ndarray, y: np.ndarray, k: int, start: list[int]
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Nested supports grown by the gradient of the logistic loss: from ``start``, add the
     column with the largest |X_j^T (y - p)| / ||X_j|| (p the logistic fit on the support
-    so far), refitting after each step."""
+    so far), refitting after each step from the previous fit (the new weight at 0).
+
+    Returns
+    -------
+    list of (support, theta)
+        Each support (sorted column numbers, of ``len(start)`` to k columns) with its
+        logistic fit ``theta`` (the weights in the support's order, then the intercept).
+    """
     centred = Xs - Xs.mean(axis=0)
     norms = np.sqrt((centred**2).sum(axis=0))
     usable = norms > 1e-12
     chosen = list(start)
-    supports: list[np.ndarray] = []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
     ones = np.ones((Xs.shape[0], 1))
+    theta = np.zeros(len(chosen) + 1)
     while True:
         design = np.column_stack([Xs[:, chosen], ones]) if chosen else ones
-        theta = _logistic_newton(design, y, np.zeros(design.shape[1]))
+        theta = _logistic_newton(design, y, theta)
         if chosen:
-            supports.append(np.array(sorted(chosen)))
+            order = np.argsort(chosen)
+            out.append((np.asarray(chosen)[order], np.append(theta[:-1][order], theta[-1])))
         if len(chosen) >= k:
             break
         prob = 1.0 / (1.0 + np.exp(-(design @ theta)))
@@ -157,7 +190,8 @@ def _logistic_pursuit(Xs: np.ndarray, y: np.ndarray, k: int, start: list[int]) -
         if j is None:
             break
         chosen.append(j)
-    return supports
+        theta = np.insert(theta, len(chosen) - 1, 0.0)  # warm start: the new weight at 0
+    return out
 
 
 def _next_column(
@@ -188,35 +222,54 @@ def _first_best(score: np.ndarray) -> int:
     return int(np.flatnonzero(score >= top - _TIE * abs(top))[0])
 
 
+def _lapack_solve(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """``a^-1 b`` by LAPACK's ``gesv`` (the LU solve of ``numpy.linalg.solve``, without
+    its per-call checks: thousands of tiny systems per tree) and LAPACK's ``info``."""
+    _, _, x, info = lapack.dgesv(a, b)
+    return x, int(info)
+
+
 def _logistic_newton(design: np.ndarray, y: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Logistic regression by Newton's method with a weak L2 penalty on the weights.
 
-    Minimises ``sum_i log(1 + exp(-s_i * theta . d_i)) + _REFIT_L2 / 2 * ||w||^2``
-    (s_i = 2 y_i - 1, the intercept, the last column of ``design``, unpenalised), from
-    4 times the least-squares coefficients (the logistic scale), for ``_NEWTON_STEPS``
-    steps with step halving.
+    Minimises ``f(theta) = sum_i softplus(-s_i * m_i) + _REFIT_L2 / 2 * ||w||^2`` with
+    ``m = design @ theta``, s_i = 2 y_i - 1 and ``softplus(u) = log(1 + exp(u)) =
+    max(u, 0) + log1p(exp(-|u|))`` (the intercept, the last column of ``design``,
+    unpenalised), from ``start`` (4 times the least-squares coefficients, the logistic
+    scale, or the fit of a smaller support), by at most ``_NEWTON_STEPS`` steps
+    ``theta -= H^-1 g`` (``g = D^T (p - y) + r theta``, ``H = D^T diag(p (1 - p)) D +
+    diag(r)``, p = sigmoid(m)) with step halving; it stops once a step lowers f by less
+    than 1e-6 (relative). One ``exp(-|m|)`` per row gives both f and p.
     """
-    theta = 4.0 * start
+    theta = np.array(start, dtype=np.float64)
     ridge = np.full(design.shape[1], _REFIT_L2)
     ridge[-1] = 1e-8
     sign = 2.0 * y - 1.0
+    columns = np.ascontiguousarray(design.T)  # (p + 1, n): faster products below
+    diagonal = np.diag_indices(design.shape[1])
 
-    def objective(t: np.ndarray) -> float:
-        return float(np.logaddexp(0.0, -sign * (design @ t)).sum() + 0.5 * (ridge * t * t).sum())
+    def objective(t: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        margin = design @ t
+        size = np.abs(margin)
+        small = np.exp(-size)  # in (0, 1]: no overflow
+        # max(-s m, 0) = (|m| - s m) / 2 for s = +-1
+        loss = np.log1p(small).sum() + 0.5 * (size.sum() - sign @ margin)
+        return float(loss + 0.5 * (ridge @ (t * t))), margin, small
 
-    value = objective(theta)
+    value, margin, small = objective(theta)
     for _ in range(_NEWTON_STEPS):
-        prob = 1.0 / (1.0 + np.exp(-(design @ theta)))
-        grad = design.T @ (prob - y) + ridge * theta
-        hess = (design * (prob * (1.0 - prob))[:, None]).T @ design + np.diag(ridge)
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
+        denominator = 1.0 + small
+        prob = np.where(margin >= 0.0, 1.0, small) / denominator  # sigmoid(margin)
+        grad = columns @ (prob - y) + ridge * theta
+        hess = (columns * (small / (denominator * denominator))) @ columns.T  # p (1 - p)
+        hess[diagonal] += ridge
+        step, info = _lapack_solve(hess, grad)
+        if info != 0:  # a singular Hessian (LAPACK's LU, as numpy.linalg.solve)
             break
         size = 1.0
         while size > 1e-3:
             trial = theta - size * step
-            trial_value = objective(trial)
+            trial_value, trial_margin, trial_small = objective(trial)
             if trial_value <= value:
                 break
             size /= 2.0
@@ -225,5 +278,5 @@ def _logistic_newton(design: np.ndarray, y: np.ndarray, start: np.ndarray) -> np
         if value - trial_value < 1e-6 * max(1.0, abs(value)):
             theta = trial
             break
-        theta, value = trial, trial_value
+        theta, value, margin, small = trial, trial_value, trial_margin, trial_small
     return theta

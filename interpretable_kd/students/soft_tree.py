@@ -175,7 +175,8 @@ class SoftDecisionTreeClassifier(TorchClassifier):
             ``tao_training_disagreement`` (at the start and after each TAO pass),
             ``tao_validation_fidelity_by_size`` ({k or "dense": fidelity} of every TAO
             tree "auto" tried), ``trained_validation_fidelity`` (after fine-tuning),
-            ``max_features_per_node`` (k, None for dense), ``chosen_validation_score`` /
+            ``max_features_per_node`` (k, None for dense) and where it came from
+            (``max_features_per_node_from``), ``chosen_validation_score`` /
             ``chosen_validation_fidelity`` and ``chosen`` ("cart", "tao", "init" or
             "trained"); None scores without a validation split.
         classes_, n_features_in_, feature_names_in_, x_mean_, x_scale_, module_, history_,
@@ -328,6 +329,10 @@ class SoftDecisionTreeClassifier(TorchClassifier):
             self.selection_ = selection
         fitting.record_statistics(self, X, targets)
         return self
+
+    def _reuse_search(self, candidate: TorchClassifier) -> None:
+        """With "auto", try the search's k first (:func:`~._soft_tree_fit.reuse_search`)."""
+        fitting.reuse_search(self, candidate)
 
     def _expected_failed_checks(self) -> dict[str, str]:
         """scikit-learn checks this estimator is known to fail, with the reason (none)."""
