@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from scipy import optimize, sparse
+from scipy.linalg import lapack
 
 from .._torch_utils import Targets
 from ._additive_module import AdditiveModule
@@ -266,26 +267,31 @@ def block_whitening(
         jitter = 1e-8 * np.maximum(np.trace(dense, axis1=1, axis2=2) / size, 1e-12)
         dense += jitter[:, None, None] * np.eye(size)
         L = np.linalg.cholesky(dense)
-        L_inv = np.linalg.inv(L)
         for k, index in enumerate(which.tolist()):
-            whiten[index] = L_inv[k].T
+            L_inv, info = lapack.dtrtri(L[k], lower=1)  # a triangular inverse: n^3 / 3
+            assert info == 0, "a positive definite block has an invertible factor"
+            whiten[index] = L_inv.T
             back[index] = L[k].T
     return _block_diagonal(whiten, begins), _block_diagonal(back, begins)
 
 
 def _block_diagonal(blocks: list[np.ndarray], begins: np.ndarray) -> sparse.csr_matrix:
-    """The CSR matrix with square dense ``blocks`` on the diagonal, block b starting at
-    row and column ``begins[b]`` (contiguous, in order); explicit zeros dropped."""
+    """The CSR matrix with square upper-triangular dense ``blocks`` on the diagonal, block b
+    starting at row and column ``begins[b]`` (contiguous, in order); only the upper
+    triangles are stored."""
     sizes = np.array([b.shape[0] for b in blocks])
-    data = np.concatenate([b.ravel() for b in blocks])
-    indices = np.concatenate(
-        [np.tile(np.arange(s) + start, s) for s, start in zip(sizes, begins, strict=True)]
+    rows, columns, data = [], [], []
+    for size in np.unique(sizes).tolist():  # blocks of one size in one gather
+        which = np.flatnonzero(sizes == size)
+        upper = np.triu_indices(size)
+        stacked = np.stack([blocks[i] for i in which.tolist()])
+        data.append(stacked[:, upper[0], upper[1]].ravel())
+        rows.append((begins[which][:, None] + upper[0]).ravel())
+        columns.append((begins[which][:, None] + upper[1]).ravel())
+    n = int(sizes.sum())
+    return sparse.csr_matrix(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(columns))), shape=(n, n)
     )
-    indptr = np.concatenate([[0], np.cumsum(np.repeat(sizes, sizes))])
-    size = int(sizes.sum())
-    matrix = sparse.csr_matrix((data, indices, indptr), shape=(size, size))
-    matrix.eliminate_zeros()
-    return matrix
 
 
 def feature_groups(names: list[str]) -> list[tuple[str, list[str]]]:
