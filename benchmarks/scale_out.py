@@ -146,9 +146,10 @@ class ProcessSampler:
         return found
 
     def sample(self) -> None:
-        for pid in self._descendants():
+        for pid in [os.getpid(), *self._descendants()]:
             try:
-                status, role = _proc_status(pid), _role(pid)
+                status = _proc_status(pid)
+                role = "driver" if pid == os.getpid() else _role(pid)
             except (OSError, ValueError):
                 continue
             peak = self.peaks.setdefault(pid, {"role": role, "hwm_kb": 0, "anon_kb": 0})
@@ -200,6 +201,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
                 log_to_driver=False,
                 **(store if args.object_store_mb else {}),
             )
+            if args.block_mb:  # Ray Data's largest block (default 128 MiB)
+                ray.data.DataContext.get_current().target_max_block_size = args.block_mb * 2**20
             fitted = fit_ray(
                 student,
                 args.data,
@@ -230,12 +233,16 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         "fidelity": fidelity,
         "parameters": int(fitted.n_parameters_),
         "object_store_mb": args.object_store_mb,
+        "block_mb": args.block_mb,
+        "driver_private_mb": roles.get("driver", {}).get("anon_mb", 0.0),
         "load_1min_before": load_before[0],
         "load_5min_after": load_after[1],
         "ray_processes": json.dumps(
             {k: {m: round(v, 1) for m, v in e.items()} for k, e in sorted(roles.items())}
         ),
-        "ray_max_process_peak_rss_mb": max((e["peak_rss_mb"] for e in roles.values()), default=0),
+        "ray_max_process_peak_rss_mb": max(
+            (e["peak_rss_mb"] for r, e in roles.items() if r != "driver"), default=0
+        ),
     }
 
 
@@ -246,7 +253,7 @@ def run_one(mode: str, rows: int, data: Path, teacher: Path, args: argparse.Name
         "--rows", str(rows), "--data", str(data), "--teacher", str(teacher),
         "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
         "--cpus", str(args.cpus), "--scratch", str(args.scratch),
-        "--object-store-mb", str(args.object_store_mb),
+        "--object-store-mb", str(args.object_store_mb), "--block-mb", str(args.block_mb),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     log = Path(args.scratch) / f"worker_{mode}_{rows}.log"
@@ -271,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tag", default="", help="suffix of the output files' names")
     parser.add_argument(
         "--object-store-mb", type=int, default=0, help="Ray object store size (0: Ray's default)"
+    )
+    parser.add_argument(
+        "--block-mb", type=int, default=0, help="Ray Data's largest block (0: Ray's default)"
     )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1024)

@@ -109,7 +109,9 @@ def _sample(dataset: Any, columns: list[str], n_rows: int, seed: int) -> pd.Data
     """
     size = min(n_rows, STREAM_SAMPLE_ROWS)
     rows = np.sort(np.random.default_rng(seed).choice(n_rows, size=size, replace=False))
-    return dataset.take(rows, columns=columns).to_pandas()
+    from .distributed._arrow import bounded_take  # no pre-buffering: memory ~ the sample
+
+    return bounded_take(dataset, rows, columns).to_pandas()
 
 
 def _columns(dataset: Any, args: argparse.Namespace, path: Path) -> list[str]:

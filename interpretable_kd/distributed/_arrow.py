@@ -17,9 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from .._defaults import STREAM_CHUNK_ROWS
 from ..exceptions import InputError, InputTypeError
 
-__all__ = ["ColumnStats", "SourceSpec", "open_source", "require", "scan_options"]
+__all__ = [
+    "ColumnStats",
+    "SourceSpec",
+    "bounded_take",
+    "open_source",
+    "require",
+    "scan_options",
+]
 
 #: What to install for the optional engines.
 EXTRA_HINT = 'pip install "interpretable-kd[ray]"'
@@ -233,6 +241,92 @@ class SourceSpec:
                 )
             X[:, j] = column.to_numpy(zero_copy_only=False)
         return X
+
+    def head(self, n_rows: int, columns: Sequence[str] | None = None) -> Any:
+        """The first ``n_rows`` rows, read without read-ahead or pre-buffering.
+
+        ``pyarrow.dataset.Dataset.head`` with its defaults keeps scanning in the
+        background after it returns (16 batches of read-ahead over pre-buffered row
+        groups): measured +415 MB of private memory for 64 rows of a 2,000,000-row file
+        and +607 MB at 20,000,000 rows, not returned to the OS. Here memory is
+        O(``max(n_rows, STREAM_CHUNK_ROWS)`` * columns).
+
+        Parameters
+        ----------
+        n_rows : int
+            Rows wanted (fewer if the source is shorter).
+        columns : list of str, optional
+            Columns; default the features (and the label).
+
+        Returns
+        -------
+        pyarrow.Table of shape (min(n_rows, N), len(columns))
+        """
+        n_rows = max(int(n_rows), 1)
+        # batches of at least STREAM_CHUNK_ROWS rows and Arrow's threads: with tiny
+        # batches or one thread Arrow's head decodes far past the rows it returns
+        # (measured on 2,000,000 rows: 64 rows in 1-row batches took 200 s; on
+        # 20,000,000 rows in 16,384-row batches 2.1 s with one thread, 0.01 s with threads)
+        batch = max(n_rows, STREAM_CHUNK_ROWS)
+        scan = _bounded_scan(batch, readahead=0, threads=True)
+        return self.dataset.head(n_rows, columns=self._columns(columns), **scan)
+
+    def take(self, indices: Any, columns: Sequence[str] | None = None) -> Any:
+        """The rows at ``indices`` (file order), read batch by batch without pre-buffering.
+
+        ``pyarrow.dataset.Dataset.take`` with its defaults scans the whole file with
+        pre-buffering and read-ahead: 10,000 rows of a 20,000,000-row file peaked at
+        2.6 GB of RSS (and kept it); here memory is O(``len(indices)`` * columns) plus
+        one batch of :data:`~interpretable_kd._defaults.STREAM_CHUNK_ROWS` rows.
+
+        Parameters
+        ----------
+        indices : array-like of int, shape (n,)
+            Row positions, ``0 <= i < n_rows``.
+        columns : list of str, optional
+            Columns; default the features (and the label).
+
+        Returns
+        -------
+        pyarrow.Table of shape (n, len(columns))
+        """
+        return bounded_take(self.dataset, indices, self._columns(columns))
+
+    def _columns(self, columns: Sequence[str] | None) -> list[str]:
+        """``columns``, or the features and the label."""
+        if columns is not None:
+            return list(columns)
+        return [*self.features, *([self.label] if self.label else [])]
+
+
+def _bounded_scan(batch_rows: int, readahead: int = 1, threads: bool = False) -> dict[str, Any]:
+    """Scanner options whose memory is bounded by ``batch_rows`` rows: ``readahead``
+    batches (and files) read ahead, Arrow's thread pool or not, no pre-buffering."""
+    return {
+        "batch_size": int(batch_rows),
+        "batch_readahead": readahead,
+        "fragment_readahead": readahead,
+        "use_threads": threads,
+        "fragment_scan_options": scan_options(),
+    }
+
+
+def bounded_take(dataset: Any, indices: Any, columns: Sequence[str]) -> Any:
+    """``dataset.take(indices, columns=columns)`` read batch by batch without
+    pre-buffering or read-ahead (:meth:`SourceSpec.take` says why).
+
+    Parameters
+    ----------
+    dataset : pyarrow.dataset.Dataset
+    indices : array-like of int, shape (n,)
+        Row positions.
+    columns : list of str
+
+    Returns
+    -------
+    pyarrow.Table of shape (n, len(columns))
+    """
+    return dataset.take(indices, columns=list(columns), **_bounded_scan(STREAM_CHUNK_ROWS))
 
 
 def open_source(

@@ -67,7 +67,8 @@ def uniform_sample(spec: SourceSpec, n_rows: int, seed: int) -> pd.DataFrame:
     """A seeded uniform sample of rows, without replacement, in file order.
 
     Row indices ``sort(choice(N, n, replace=False))`` with ``n = min(n_rows, N)``; only
-    those rows are read (``Dataset.take``), so memory is O(n * columns).
+    those rows are read (:meth:`SourceSpec.take`: no pre-buffering, no read-ahead
+    past one batch), so memory is O(n * columns).
 
     Parameters
     ----------
@@ -86,7 +87,7 @@ def uniform_sample(spec: SourceSpec, n_rows: int, seed: int) -> pd.DataFrame:
     size = min(int(n_rows), spec.n_rows)
     rows = np.sort(np.random.default_rng(seed).choice(spec.n_rows, size=size, replace=False))
     columns = [*spec.features, *([spec.label] if spec.label else [])]
-    frame = spec.dataset.take(rows, columns=columns).to_pandas()
+    frame = spec.take(rows, columns=columns).to_pandas()
     return frame.reset_index(drop=True)
 
 

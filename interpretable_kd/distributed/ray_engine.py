@@ -69,6 +69,30 @@ def _connect(address: str | None, num_cpus: int | None, verbose: Any) -> Any:
     return ray
 
 
+def _fit_blocks_to_store(ray: Any, num_workers: int) -> int:
+    """Cap Ray Data's block size so the object store holds several blocks per consumer.
+
+    Ray Train splits the scored rows evenly between the workers, and the split holds a
+    block back to balance them; with blocks of Ray's default 128 MiB against a 512 MB
+    store, two workers each waited for the other's block and the 20,000,000-row run hung
+    (``reports/benchmarks/scale_out.md``). The largest block becomes
+    ``min(current, max(8 MiB, store / (8 (num_workers + 1))))``: a block size the user
+    set lower is kept, and a store of 3 GB or more with two workers keeps Ray's default.
+
+    Returns
+    -------
+    int
+        The block size in force, bytes.
+    """
+    context = ray.data.DataContext.get_current()
+    store = float(ray.cluster_resources().get("object_store_memory", 0.0))
+    current = int(context.target_max_block_size or 128 * 2**20)
+    if store > 0:
+        wanted = int(store / (8 * (num_workers + 1)))
+        context.target_max_block_size = min(current, max(8 * 2**20, wanted))
+    return int(context.target_max_block_size)
+
+
 def _cpus_per_worker(ray: Any, num_workers: int) -> float:
     """CPUs each scoring actor or training worker asks for: 1, or less so that one CPU
     of the cluster stays free for Ray Data's read tasks (without it, ``num_workers``
@@ -225,7 +249,7 @@ def _teacher_with_classes(teacher: Any, spec: Any) -> Teacher:
     """The wrapped teacher, called once on a few rows on the driver so that a teacher
     that learns its classes on first use knows them before it is shipped."""
     wrapped = as_teacher(teacher)
-    head = spec.dataset.head(min(64, max(spec.n_rows, 1)), columns=spec.features)
+    head = spec.head(min(64, max(spec.n_rows, 1)), columns=spec.features)
     wrapped.logits(teacher_frame(wrapped, spec.features_of(head), spec.features))
     return wrapped
 
@@ -310,6 +334,7 @@ def fit_ray(
     from ray.train.torch import TorchTrainer
 
     num_workers = check_number(num_workers, "num_workers", owner, integer=True, low=1)
+    _fit_blocks_to_store(ray, num_workers)
     max_failures = check_number(max_failures, "max_failures", owner, integer=True, low=0)
     buffer_rows = check_number(buffer_rows, "buffer_rows", owner, integer=True, low=1)
     spec = open_source(source, features, label, owner)
