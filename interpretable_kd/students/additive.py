@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from .._defaults import (
     ADDITIVE_MAX_KNOTS,
@@ -407,18 +408,19 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         if solver == "adam":
             epochs, _ = super()._run_epochs(module, X_np, targets, seed, max_epochs, device)
             return epochs
-        return lbfgs_solve(
-            module,
-            X_t,
-            targets,
-            lambda z, rows: self._loss(module, z, rows),
-            smoothness=self._fit_smoothness,
-            ridge=float(self.ridge),
-            max_iter=max(1, iterations or int(self.max_iter)),
-            tol=float(self.tol),
-            device=device,
-            warm=warm,
-        )
+        with threadpool_limits(limits=1):  # small factorisations: BLAS threads only contend
+            return lbfgs_solve(
+                module,
+                X_t,
+                targets,
+                lambda z, rows: self._loss(module, z, rows),
+                smoothness=self._fit_smoothness,
+                ridge=float(self.ridge),
+                max_iter=max(1, iterations or int(self.max_iter)),
+                tol=float(self.tol),
+                device=device,
+                warm=warm,
+            )
 
     def _smoothness(self, targets: Targets) -> float:
         """The smoothness weight of this fit: ``smoothness * T^2`` when the loss has a
