@@ -256,7 +256,10 @@ def test_out_as_a_dangling_link_is_refused_in_one_line(report_run, tmp_path, cap
 #: process per job (save a report, or run the command) paused at a step. Forking from it
 #: is safe (no threads) and fast (no import per child); the test kills the child by pid.
 _ZYGOTE = """
-import json, os, pickle, sys
+import json, os, pickle, signal, sys
+# Ctrl-C as a terminal delivers it, even when the suite was started as a background job
+# (a shell without job control starts those with SIGINT ignored, and Python keeps that)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from interpretable_kd import cli
 from interpretable_kd.report.writer import save_report
 for line in sys.stdin:

@@ -63,7 +63,7 @@ def auto_sizes(
 ) -> tuple[int, int]:
     """The knot-table width and the most pair terms of a fit (``"auto"`` resolved).
 
-    With n rows and d features (a one-hot group counted once):
+    With n rows and d features (columns):
 
     - knots ``K = clip(round(sqrt(n)), ADDITIVE_MIN_KNOTS, ADDITIVE_MAX_KNOTS)``: a tree
       teacher's steps need knots near them, and more rows support more;
@@ -116,11 +116,11 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
     max_interactions : int or "auto"
         Most pair terms, chosen by a FAST-style screen (Lou et al. 2013) of the residual
         of the main-effects model; 0 gives a pure additive model (GAM). "auto":
-        ``min(d (d - 1) / 2, max(ADDITIVE_MIN_PAIRS, min(3 g, n //
-        ADDITIVE_ROWS_PER_PAIR)))`` for n rows, d columns and g features, a one-hot
-        group (:func:`feature_groups`) counted once: EBM's default of 3 per feature
-        (EBM sees a categorical column as one feature), with about 64 rows per pair
-        term.
+        ``min(d (d - 1) / 2, max(ADDITIVE_MIN_PAIRS, min(3 d, n //
+        ADDITIVE_ROWS_PER_PAIR)))`` for n rows and d columns: EBM's default of 3 per
+        feature (on the same one-hot columns), with about 64 rows per pair term.
+        Counting a one-hot group once instead was measured and dropped: on COMPAS
+        (18 columns, 27 pairs instead of 54) fidelity fell 0.004-0.006.
     interaction_knots : int
         Knots per axis of a pair term's grid (a subset of the features' knots), >= 2.
     smoothness : float
@@ -229,9 +229,8 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         warm-started fit keeps the network's)."""
         if "n_knots_" in self.__dict__ and "max_interactions_" in self.__dict__:
             return
-        # pairs per feature as an auditor counts features: a one-hot group is one
         knots, pairs = auto_sizes(
-            n_rows, len(feature_groups(self._names())), self.n_knots, self.max_interactions
+            n_rows, int(self.n_features_in_), self.n_knots, self.max_interactions
         )
         self.n_knots_, self.max_interactions_ = knots, pairs
 
