@@ -100,7 +100,35 @@ def _role(pid: int) -> str:
     return first.split(" ")[0] if first.startswith("ray::") else "other"
 
 
-class ProcessSampler:
+class PeriodicSampler:
+    """Calls :meth:`sample` every ``period`` s on a daemon thread while in a ``with``
+    block, and once more on leaving it."""
+
+    def __init__(self, period: float = 1.0) -> None:
+        import threading
+
+        self.period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self.sample()
+
+    def __enter__(self) -> PeriodicSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+class ProcessSampler(PeriodicSampler):
     """Every ``period`` s, the peak RSS (``VmHWM``) and anonymous (private) RSS of every
     descendant of this process (the Ray cluster's processes), kept per process.
 
@@ -110,21 +138,8 @@ class ProcessSampler:
     """
 
     def __init__(self, period: float = 1.0) -> None:
-        import threading
-
-        self.period = period
+        super().__init__(period)
         self.peaks: dict[int, dict[str, Any]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> ProcessSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sample()
 
     def _descendants(self) -> list[int]:
         import os
@@ -157,10 +172,6 @@ class ProcessSampler:
                 peak["role"] = role
             peak["hwm_kb"] = max(peak["hwm_kb"], status.get("VmHWM", 0))
             peak["anon_kb"] = max(peak["anon_kb"], status.get("RssAnon", 0))
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            self.sample()
 
     def by_role(self) -> dict[str, dict[str, float]]:
         """Per role: processes seen, the largest peak RSS and the largest private RSS,

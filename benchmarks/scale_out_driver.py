@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import _common as common
-from .scale_out import TEACHER_ROWS, make_chunk, write_parquet
+from .scale_out import TEACHER_ROWS, PeriodicSampler, make_chunk, write_parquet
 
 
 def _status_mb() -> dict[str, float]:
@@ -40,15 +39,13 @@ def _status_mb() -> dict[str, float]:
     return out
 
 
-class Tracer:
+class Tracer(PeriodicSampler):
     """Memory samples tagged with the current phase."""
 
     def __init__(self, period: float) -> None:
-        self.period = period
+        super().__init__(period)
         self.phase = "start"
         self.samples: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
         self._t0 = time.perf_counter()
 
     def sample(self) -> None:
@@ -57,10 +54,6 @@ class Tracer:
         row = {"t": time.perf_counter() - self._t0, "phase": self.phase, **_status_mb()}
         row["arrow_mb"] = pa.total_allocated_bytes() / 2**20
         self.samples.append(row)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            self.sample()
 
     def mark(self, phase: str) -> None:
         self.sample()
@@ -80,15 +73,6 @@ class Tracer:
                 self.mark(f"after {phase}" if before == "start" else before)
 
         setattr(owner, name, wrapped)
-
-    def __enter__(self) -> Tracer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sample()
 
     def summary(self) -> list[dict[str, Any]]:
         """Per phase, in order: seconds, private memory first/last/peak, RSS peak."""
