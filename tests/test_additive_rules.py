@@ -171,7 +171,7 @@ def test_start_from_a_fitted_model_reproduces_its_decision_values() -> None:
     np.testing.assert_allclose(started.numpy(), source.logits(X), atol=1e-5)  # float32 rows
 
 
-def test_final_fit_after_the_search_reuses_the_candidates_pairs() -> None:
+def test_final_fit_after_the_search_reuses_the_candidates_pairs(monkeypatch) -> None:
     """temperature='auto': the final additive fit takes the chosen candidate's pair terms
     (no screen of its own) and solves from its functions for half the iterations."""
     import interpretable_kd as ikd
@@ -184,7 +184,6 @@ def test_final_fit_after_the_search_reuses_the_candidates_pairs() -> None:
         z = 2 * rows[:, 0] * rows[:, 1] + rows[:, 2] - rows[:, 3] ** 2
         return np.column_stack([np.zeros(len(rows)), z])
 
-    student = AdditiveClassifier(max_interactions=2, max_iter=40, random_state=0)
     reused: list = []
     original = AdditiveClassifier._reuse_search
 
@@ -192,13 +191,11 @@ def test_final_fit_after_the_search_reuses_the_candidates_pairs() -> None:
         reused.append(candidate)
         original(self, candidate)
 
-    AdditiveClassifier._reuse_search = spy
-    try:
-        model = ikd.DistilledClassifier(
-            ikd.as_teacher(teacher, output="logits", classes=[0, 1]), student, random_state=0
-        ).fit(X)
-    finally:
-        AdditiveClassifier._reuse_search = original
+    monkeypatch.setattr(AdditiveClassifier, "_reuse_search", spy)
+    student = AdditiveClassifier(max_interactions=2, max_iter=40, random_state=0)
+    model = ikd.DistilledClassifier(
+        ikd.as_teacher(teacher, output="logits", classes=[0, 1]), student, random_state=0
+    ).fit(X)
     (candidate,) = reused
     assert model.temperature_search_ is not None
     final = model.student_

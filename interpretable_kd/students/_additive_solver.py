@@ -48,8 +48,7 @@ def lbfgs_solve(
     Stops when the largest gradient entry falls below ``tol`` times its starting value
     (``warm``: its value at the start with every pair weight at 0, where a cold fit's
     joint stage starts), when the loss falls by less than ``tol * 1e-6`` of its size in
-    one iteration
-    (L-BFGS-B's ``ftol``), or after ``max_iter`` iterations.
+    one iteration (L-BFGS-B's ``ftol``), or after ``max_iter`` iterations.
 
     Parameters
     ----------
@@ -159,9 +158,7 @@ def lbfgs_solve(
     reference = start
     if warm:  # where a cold joint stage would start: the pair weights at 0
         reference = start.copy()
-        pair_rows = np.flatnonzero(free)[np.flatnonzero(free) >= module.main.shape[0]]
-        first = o + (width_free - pair_rows.size) * o  # free mains come first
-        reference[first:] = 0.0
+        reference[o + int((columns < main_size).sum()) * o :] = 0.0  # free mains come first
     _, gradient = objective(reference)  # the starting gradient sets the stopping scale
     scale = float(np.abs(gradient).max())
     result = optimize.minimize(
@@ -225,6 +222,8 @@ def block_whitening(
     P, Lt : csr_matrix of shape (p, p)
     """
     n, p = A.shape
+    if p == 0:
+        return sparse.csr_matrix((0, 0)), sparse.csr_matrix((0, 0))
     rows = A[np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.int64))]
     rows.sum_duplicates()
     lengths = np.diff(rows.indptr)
@@ -249,8 +248,6 @@ def block_whitening(
     correlation = inv_root @ gram @ inv_root
     correlation = correlation + sparse.diags(1.0 - correlation.diagonal())
     H = (curvature * correlation + R).tocoo()
-    if p == 0:
-        return sparse.csr_matrix((0, 0)), sparse.csr_matrix((0, 0))
     bounds = np.flatnonzero(np.diff(np.concatenate([[-1], term, [term[-1] + 1]])))
     begins, sizes = bounds[:-1], np.diff(bounds)
     block = np.searchsorted(bounds, H.row, side="right") - 1  # R and C stay within terms
