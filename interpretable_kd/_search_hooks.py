@@ -51,8 +51,8 @@ class TemperatureSearchHooks:
 
         ``temperature="auto"`` fits candidates on a sample of the rows, then this
         (unfitted) clone on every row at the chosen T; a subclass may carry over choices
-        that do not depend on the extra rows (a structure selected on validation rows,
-        a starting point for an exact solver) so the final fit need not make them again.
+        that do not depend on the extra rows (a structure selected on validation rows)
+        so the final fit need not make them again.
         Default: nothing is carried over.
 
         Parameters

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 
 from interpretable_kd._defaults import ADDITIVE_MAX_KNOTS, ADDITIVE_MIN_KNOTS, ADDITIVE_MIN_PAIRS
 from interpretable_kd._torch_utils import Targets
@@ -144,36 +145,62 @@ def test_block_whitening_makes_each_terms_hessian_block_the_identity() -> None:
     assert P_small[4, 4] == pytest.approx(1 / np.sqrt(0.25 + 1e-3), rel=1e-6)
 
 
-def test_start_from_a_fitted_model_reproduces_its_decision_values() -> None:
-    """The final fit after temperature='auto' starts from the candidate's functions read
-    at its own knots; on the same rows (same knots) that start predicts exactly what the
-    candidate does."""
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(600, 4))
-    y = (X[:, 0] * X[:, 1] + X[:, 2] > 0).astype(int)
-    source = AdditiveClassifier(max_interactions=2, random_state=0).fit(X, y)
-    target = AdditiveClassifier(max_interactions=2, random_state=0)
-    target.fit(X, y)  # the same standardisation and sizes
-    module = target.module_
-    module.fitted.zero_()
-    with torch.no_grad():
-        module.main.zero_()
-        module.pair.zero_()
-        module.bias.zero_()
-    module.set_knots(((X - target.x_mean_) / target.x_scale_).astype(np.float32))
-    target._start_from(module, source)
-    assert [tuple(p) for p in module.pairs[: int(module.n_pairs)].tolist()] == [
-        tuple(p) for p in source.module_.pairs[: int(source.module_.n_pairs)].tolist()
-    ]
-    X_std = torch.as_tensor((X - target.x_mean_) / target.x_scale_)
-    with torch.no_grad():
-        started = module(X_std)
-    np.testing.assert_allclose(started.numpy(), source.logits(X), atol=1e-5)  # float32 rows
+def test_block_whitening_weighs_rows_by_their_curvature() -> None:
+    """With one curvature per row (the loss's, at the start), each term's block of
+    ``A^T diag(c) A / n + R`` is whitened to I (all rows in the sample: exact)."""
+    from scipy import sparse
+
+    from interpretable_kd.students._additive_solver import block_whitening
+
+    rng = np.random.default_rng(5)
+    n = 300
+    dense = rng.normal(size=(n, 4)) * (rng.random((n, 4)) < 0.5)
+    dense[:, 1] += 0.8 * dense[:, 0]
+    dense /= np.sqrt((dense**2).mean(axis=0))
+    c = rng.uniform(0.01, 0.25, size=n)
+    R = sparse.diags(np.full(4, 1e-3)).tocsr()
+    P, _ = block_whitening(
+        sparse.csr_matrix(dense), R, np.array([0, 0, 1, 1]), curvature=c, max_rows=n
+    )
+    H = (dense.T * c) @ dense / n + R.toarray()
+    whitened = np.asarray(P.T @ H @ P)
+    np.testing.assert_allclose(whitened[:2, :2], np.eye(2), atol=1e-6)
+    np.testing.assert_allclose(whitened[2:, 2:], np.eye(2), atol=1e-6)
 
 
-def test_final_fit_after_the_search_reuses_the_candidates_pairs(monkeypatch) -> None:
-    """temperature='auto': the final additive fit takes the chosen candidate's pair terms
-    (no screen of its own) and solves from its functions for half the iterations."""
+def test_row_curvature_is_the_losses_second_derivative() -> None:
+    """Two classes, soft targets only: ``q (1 - q)`` with ``q = sigmoid(z / T)``, the
+    second derivative of the objective in z (``T^2 KL``: the T^2 cancels the 1 / T^2 of
+    the chain rule), checked by autograd; with hard labels weighted in."""
+    from interpretable_kd.losses import kd_loss_from_log_targets
+    from interpretable_kd.students._additive_solver import row_curvature
+
+    z = torch.linspace(-6, 6, 7, dtype=torch.float64)
+    logits = torch.stack([torch.zeros_like(z), z], 1)
+    teacher = torch.log_softmax(torch.randn(7, 2, dtype=torch.float64), 1)
+    for T, w in ((0.5, 0.0), (2.0, 0.0), (2.0, 0.3)):
+        y = torch.tensor([0, 1, 1, 0, 1, 0, 1])
+        targets = Targets(y if w else None, teacher, T, w)
+        got = row_curvature(logits, targets)
+        for i in range(7):
+            zi = z[i : i + 1].clone().requires_grad_(True)
+            loss = kd_loss_from_log_targets(
+                torch.stack([torch.zeros_like(zi), zi], 1),
+                teacher[i : i + 1],
+                y[i : i + 1] if w else None,
+                temperature=T,
+                hard_label_weight=w,
+            )
+            (g,) = torch.autograd.grad(loss, zi, create_graph=True)
+            (h,) = torch.autograd.grad(g.sum(), zi)
+            assert got[i] == pytest.approx(max(float(h), 1e-6), rel=1e-6)
+
+
+def test_final_fit_after_the_search_is_the_single_fit_at_the_chosen_temperature() -> None:
+    """temperature='auto': the final additive fit starts afresh on every row (its own knots
+    and pair screen), so it equals a fit at the chosen T without a search. Starting it
+    from the search's candidate (fitted on 4,000 rows) was measured and dropped: on
+    21,000 x 30 rows it stalled at a 36% higher loss and 1.2 points lower fidelity."""
     import interpretable_kd as ikd
 
     rng = np.random.default_rng(4)
@@ -184,23 +211,16 @@ def test_final_fit_after_the_search_reuses_the_candidates_pairs(monkeypatch) -> 
         z = 2 * rows[:, 0] * rows[:, 1] + rows[:, 2] - rows[:, 3] ** 2
         return np.column_stack([np.zeros(len(rows)), z])
 
-    reused: list = []
-    original = AdditiveClassifier._reuse_search
-
-    def spy(self, candidate):
-        reused.append(candidate)
-        original(self, candidate)
-
-    monkeypatch.setattr(AdditiveClassifier, "_reuse_search", spy)
+    as_teacher = ikd.as_teacher(teacher, output="logits", classes=[0, 1])
     student = AdditiveClassifier(max_interactions=2, max_iter=40, random_state=0)
-    model = ikd.DistilledClassifier(
-        ikd.as_teacher(teacher, output="logits", classes=[0, 1]), student, random_state=0
+    searched = ikd.DistilledClassifier(as_teacher, student, random_state=0).fit(X)
+    assert searched.temperature_search_ is not None
+    single = ikd.DistilledClassifier(
+        as_teacher, clone(student), temperature=searched.temperature_, random_state=0
     ).fit(X)
-    (candidate,) = reused
-    assert model.temperature_search_ is not None
-    final = model.student_
-    pairs = final.module_.pairs[: int(final.module_.n_pairs)].tolist()
-    assert pairs == candidate.module_.pairs[: int(candidate.module_.n_pairs)].tolist()
-    # one warm stage: at most max_iter // 2 iterations (plus the line searches' evaluations)
-    assert final.n_iter_ <= (40 // 2) * 5 // 4 + 5 + 2
-    assert np.mean(model.predict(X) == (logit > 0)) > 0.95
+    np.testing.assert_allclose(
+        searched.student_.logits(X), single.student_.logits(X), rtol=0, atol=1e-9
+    )
+    pairs = searched.student_.module_.pairs[: int(searched.student_.module_.n_pairs)]
+    assert pairs.tolist()[0] == [0, 1]  # the teacher's interaction ranks first
+    assert np.mean(searched.predict(X) == (logit > 0)) > 0.95

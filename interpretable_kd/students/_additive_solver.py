@@ -130,7 +130,11 @@ def lbfgs_solve(
         columns // module.n_knots,
         module.n_features + (columns - main_size) // (module.grid * module.grid),
     )
-    P, Lt = block_whitening(A, R_free, term, curvature=0.25)
+    # the loss's curvature per row at the start (a row the start predicts confidently
+    # moves the optimum less per unit of z than one near the boundary)
+    z_start = A @ phi_all[free] + offset + module.bias.detach().numpy()
+    curvature = row_curvature(module.to_logits(torch.from_numpy(z_start)), targets)
+    P, Lt = block_whitening(A, R_free, term, curvature=curvature)
     P_T = P.T.tocsr()
     start = np.concatenate([module.bias.detach().numpy(), (Lt @ phi_all[free]).ravel()])
     teacher = targets.teacher_log_proba
@@ -190,7 +194,7 @@ def block_whitening(
     R: sparse.csr_matrix,
     term: np.ndarray,
     *,
-    curvature: float,
+    curvature: float | np.ndarray,
     max_rows: int = 2000,
 ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """A block-diagonal change of variables ``phi = P u`` that whitens each term.
@@ -224,8 +228,15 @@ def block_whitening(
     n, p = A.shape
     if p == 0:
         return sparse.csr_matrix((0, 0)), sparse.csr_matrix((0, 0))
-    rows = A[np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.int64))]
+    sample = np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.int64))
+    rows = A[sample]
     rows.sum_duplicates()
+    weights = np.broadcast_to(np.asarray(curvature, dtype=np.float64), (n,))
+    if np.ndim(curvature):  # each column's weighted mean square, over all rows
+        column_scale = np.asarray(A.power(2).T @ weights).ravel() / n
+        rows = sparse.diags(np.sqrt(weights[sample])) @ rows
+    else:
+        column_scale = np.full(p, float(curvature))
     lengths = np.diff(rows.indptr)
     row_of = np.repeat(np.arange(rows.shape[0]), lengths)
     col, val = rows.indices, rows.data
@@ -247,7 +258,8 @@ def block_whitening(
     inv_root = sparse.diags(np.divide(1.0, root, out=np.zeros_like(root), where=root > 0))
     correlation = inv_root @ gram @ inv_root
     correlation = correlation + sparse.diags(1.0 - correlation.diagonal())
-    H = (curvature * correlation + R).tocoo()
+    scale = sparse.diags(np.sqrt(np.maximum(column_scale, 1e-12)))
+    H = (scale @ correlation @ scale + R).tocoo()
     bounds = np.flatnonzero(np.diff(np.concatenate([[-1], term, [term[-1] + 1]])))
     begins, sizes = bounds[:-1], np.diff(bounds)
     block = np.searchsorted(bounds, H.row, side="right") - 1  # R and C stay within terms
@@ -422,3 +434,37 @@ def screen_pairs(
         scores += [(float(s), i, int(j)) for s, j in zip(best, others, strict=True)]
     scores.sort(key=lambda item: (-item[0], item[1], item[2]))
     return [(i, j) for score, i, j in scores[:max_pairs] if score > 0]
+
+
+def row_curvature(logits: torch.Tensor, targets: Targets) -> np.ndarray:
+    """Each row's curvature of the distillation objective in its decision values at
+    ``logits``, one number per row: the mean diagonal entry of the per-row Hessian,
+    ``(1 - w) (1 - sum_k q_k^2) / C + w (1 - sum_k p_k^2) / C`` with ``q = softmax(logits
+    / T)``, ``p = softmax(logits)``, C classes and w the hard-label weight (the soft
+    term ``T^2 KL`` has Hessian ``diag(q) - q q^T``); for two classes, ``q_1 (1 - q_1)``
+    at w = 0, the curvature in the log-odds.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_rows, C)
+    targets : Targets
+        The temperature and the hard-label weight (with or without each part).
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+    """
+    C = logits.shape[1]
+
+    def spread(tensor: torch.Tensor) -> np.ndarray:
+        proba = torch.softmax(tensor.detach().to(torch.float64), dim=1)
+        return ((1.0 - proba.pow(2).sum(1)) / C).numpy()
+
+    soft = targets.teacher_log_proba is not None
+    w = 1.0 if not soft else (targets.hard_label_weight if targets.y is not None else 0.0)
+    curvature = np.zeros(logits.shape[0])
+    if w < 1.0:
+        curvature += (1.0 - w) * spread(logits / targets.temperature)
+    if w > 0.0:
+        curvature += w * spread(logits)
+    return np.maximum(curvature, 1e-6)
