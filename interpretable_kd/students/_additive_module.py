@@ -238,6 +238,37 @@ class AdditiveModule(torch.nn.Module):
         return main.reshape(-1, 1), pair.reshape(-1, 1)
 
     # ------------------------------------------------------------------ evaluation
+    def _pair_hats(
+        self, x: torch.Tensor, left: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:func:`hat_weights` on both axes of every used pair, from the main effects' left
+        knots ``left`` (n_rows, d): a pair axis's knots are a subset of its feature's,
+        ends included, so a row's main interval decides its pair interval (a lookup, not
+        a second search).
+
+        Returns
+        -------
+        li, fi, lj, fj : Tensors of shape (n_rows, P)
+            Left knot and weight on the first and on the second axis.
+        """
+        P = int(self.n_pairs)
+        out: list[torch.Tensor] = []
+        for axis in (0, 1):
+            feature = self.pairs[:P, axis]
+            knots, active = self.pair_knots[:P, axis], self.pair_active[:P, axis]
+            main = self.knots[feature]  # (P, K): each pair's feature's main knots
+            # main interval l -> the pair interval holding it: the last pair knot <= t_l
+            lookup = torch.searchsorted(knots.contiguous(), main.contiguous(), right=True) - 1
+            lookup = torch.minimum(lookup.clamp_min(0), (active - 2).clamp_min(0).unsqueeze(1))
+            pair_left = lookup[torch.arange(P, device=x.device), left[:, feature]]
+            low = knots[:, 0]
+            high = knots.gather(1, (active - 1).unsqueeze(1)).squeeze(1)
+            value = torch.minimum(torch.maximum(x[:, feature], low), high)
+            lower = knots.T.gather(0, pair_left)
+            upper = knots.T.gather(0, pair_left + 1)
+            out += [pair_left, ((value - lower) / (upper - lower)).clamp(0.0, 1.0)]
+        return out[0], out[1], out[2], out[3]
+
     def design(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows of the weight table each row reads, and with which weights.
 
@@ -261,9 +292,7 @@ class AdditiveModule(torch.nn.Module):
         weight = [1.0 - frac, frac]
         P = int(self.n_pairs)
         if P:
-            pairs = self.pairs[:P]
-            li, fi = hat_weights(x[:, pairs[:, 0]], self.pair_knots[:P, 0], self.pair_active[:P, 0])
-            lj, fj = hat_weights(x[:, pairs[:, 1]], self.pair_knots[:P, 1], self.pair_active[:P, 1])
+            li, fi, lj, fj = self._pair_hats(x, left)
             cell = d * K + torch.arange(P, device=x.device) * G * G + li * G + lj
             index += [cell, cell + G, cell + 1, cell + G + 1]
             weight += [(1 - fi) * (1 - fj), fi * (1 - fj), (1 - fi) * fj, fi * fj]
@@ -309,9 +338,7 @@ class AdditiveModule(torch.nn.Module):
         P = int(self.n_pairs)
         if not P:
             return mains, x.new_zeros((x.shape[0], 0, o))
-        pairs = self.pairs[:P]
-        li, fi = hat_weights(x[:, pairs[:, 0]], self.pair_knots[:P, 0], self.pair_active[:P, 0])
-        lj, fj = hat_weights(x[:, pairs[:, 1]], self.pair_knots[:P, 1], self.pair_active[:P, 1])
+        li, fi, lj, fj = self._pair_hats(x, left)
         grid = self.pair.view(self.max_pairs, G, G, o)
         p = torch.arange(P, device=x.device)
         fi, fj = fi.unsqueeze(2), fj.unsqueeze(2)
@@ -431,9 +458,9 @@ class AdditiveModule(torch.nn.Module):
         """
         P, G = int(self.n_pairs), self.grid
         out = []
+        hats = self._pair_hats(x, hat_weights(x, self.knots, self.n_active)[0])
         for axis in (0, 1):
-            knots, active = self.pair_knots[:P, axis], self.pair_active[:P, axis]
-            left, frac = hat_weights(x[:, self.pairs[:P, axis]], knots, active)
+            left, frac = hats[2 * axis], hats[2 * axis + 1]
             flat = left + torch.arange(P, device=x.device) * G
             mean = torch.zeros(P * G, dtype=torch.float64, device=x.device)
             mean.index_add_(0, flat.reshape(-1), (1 - frac).reshape(-1))
