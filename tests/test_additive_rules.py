@@ -135,14 +135,18 @@ def test_block_whitening_makes_each_terms_hessian_block_the_identity() -> None:
     term = np.array([0, 0, 1, 1, 1])
     P, Lt = block_whitening(A, R, term, curvature=0.25, max_rows=n)
     H = 0.25 * (dense.T @ dense) / n + R.toarray()
-    whitened = np.asarray(P.T @ H @ P)
+    P_dense = P.toarray()
+    whitened = P_dense.T @ H @ P_dense
     np.testing.assert_allclose(whitened[:2, :2], np.eye(2), atol=1e-5)
     np.testing.assert_allclose(whitened[2:4, 2:4], np.eye(2), atol=0.2)  # sampled correlation
-    np.testing.assert_allclose((Lt @ P).toarray(), np.eye(5), atol=1e-9)
+    np.testing.assert_allclose(Lt.toarray() @ P_dense, np.eye(5), atol=1e-9)
+    u = np.random.default_rng(1).normal(size=(5, 2))
+    np.testing.assert_allclose(P @ u, P_dense @ u, atol=1e-12)
+    np.testing.assert_allclose(P.rmatmul(u), P_dense.T @ u, atol=1e-12)
     # rows 0..n-2 only: column 4 is never seen; its block entry is still c * 1 + R, finite
     P_small, _ = block_whitening(A[: n - 1], R, term, curvature=0.25, max_rows=n)
     assert np.isfinite(P_small.toarray()).all()
-    assert P_small[4, 4] == pytest.approx(1 / np.sqrt(0.25 + 1e-3), rel=1e-6)
+    assert P_small.toarray()[4, 4] == pytest.approx(1 / np.sqrt(0.25 + 1e-3), rel=1e-6)
 
 
 def test_block_whitening_weighs_rows_by_their_curvature() -> None:
@@ -163,7 +167,7 @@ def test_block_whitening_weighs_rows_by_their_curvature() -> None:
         sparse.csr_matrix(dense), R, np.array([0, 0, 1, 1]), curvature=c, max_rows=n
     )
     H = (dense.T * c) @ dense / n + R.toarray()
-    whitened = np.asarray(P.T @ H @ P)
+    whitened = P.toarray().T @ H @ P.toarray()
     np.testing.assert_allclose(whitened[:2, :2], np.eye(2), atol=1e-6)
     np.testing.assert_allclose(whitened[2:, 2:], np.eye(2), atol=1e-6)
 

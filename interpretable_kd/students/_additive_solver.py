@@ -135,7 +135,6 @@ def lbfgs_solve(
     z_start = A @ phi_all[free] + offset + module.bias.detach().numpy()
     curvature = row_curvature(module.to_logits(torch.from_numpy(z_start)), targets)
     P, Lt = block_whitening(A, R_free, term, curvature=curvature)
-    P_T = P.T.tocsr()
     start = np.concatenate([module.bias.detach().numpy(), (Lt @ phi_all[free]).ravel()])
     teacher = targets.teacher_log_proba
     targets_cpu = Targets(
@@ -155,7 +154,7 @@ def lbfgs_solve(
         g = grad_z.numpy()
         r_phi = R_free @ phi + cross
         total = float(loss.detach()) + float((phi * (r_phi + cross)).sum()) + constant
-        grad = np.concatenate([g.sum(0), (P_T @ (A_T @ g + 2.0 * r_phi)).ravel()])
+        grad = np.concatenate([g.sum(0), P.rmatmul(A_T @ g + 2.0 * r_phi).ravel()])
         history.append({"epoch": len(history) + 1, "train_loss": total})
         return total, grad
 
@@ -223,11 +222,11 @@ def block_whitening(
 
     Returns
     -------
-    P, Lt : csr_matrix of shape (p, p)
+    P, Lt : BlockDiagonal of size p
     """
     n, p = A.shape
     if p == 0:
-        return sparse.csr_matrix((0, 0)), sparse.csr_matrix((0, 0))
+        return BlockDiagonal([]), BlockDiagonal([])
     sample = np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.int64))
     rows = A[sample]
     rows.sum_duplicates()
@@ -263,8 +262,8 @@ def block_whitening(
     bounds = np.flatnonzero(np.diff(np.concatenate([[-1], term, [term[-1] + 1]])))
     begins, sizes = bounds[:-1], np.diff(bounds)
     block = np.searchsorted(bounds, H.row, side="right") - 1  # R and C stay within terms
-    whiten: list[np.ndarray] = [np.zeros((0, 0))] * begins.size
-    back: list[np.ndarray] = [np.zeros((0, 0))] * begins.size
+    whiten: list[tuple[np.ndarray, np.ndarray]] = []
+    back: list[tuple[np.ndarray, np.ndarray]] = []
     for size in np.unique(sizes).tolist():  # blocks of one size factor together
         which = np.flatnonzero(sizes == size)
         slot = np.full(begins.size, -1)
@@ -276,31 +275,51 @@ def block_whitening(
         jitter = 1e-8 * np.maximum(np.trace(dense, axis1=1, axis2=2) / size, 1e-12)
         dense += jitter[:, None, None] * np.eye(size)
         L = np.linalg.cholesky(dense)
-        for k, index in enumerate(which.tolist()):
+        inverse = np.empty_like(L)
+        for k in range(which.size):
             L_inv, info = lapack.dtrtri(L[k], lower=1)  # a triangular inverse: n^3 / 3
             assert info == 0, "a positive definite block has an invertible factor"
-            whiten[index] = L_inv.T
-            back[index] = L[k].T
-    return _block_diagonal(whiten, begins), _block_diagonal(back, begins)
+            inverse[k] = L_inv.T
+        columns = begins[which][:, None] + np.arange(size)
+        whiten.append((columns, inverse))
+        back.append((columns, np.ascontiguousarray(L.transpose(0, 2, 1))))
+    return BlockDiagonal(whiten), BlockDiagonal(back)
 
 
-def _block_diagonal(blocks: list[np.ndarray], begins: np.ndarray) -> sparse.csr_matrix:
-    """The CSR matrix with square upper-triangular dense ``blocks`` on the diagonal, block b
-    starting at row and column ``begins[b]`` (contiguous, in order); only the upper
-    triangles are stored."""
-    sizes = np.array([b.shape[0] for b in blocks])
-    rows, columns, data = [], [], []
-    for size in np.unique(sizes).tolist():  # blocks of one size in one gather
-        which = np.flatnonzero(sizes == size)
-        upper = np.triu_indices(size)
-        stacked = np.stack([blocks[i] for i in which.tolist()])
-        data.append(stacked[:, upper[0], upper[1]].ravel())
-        rows.append((begins[which][:, None] + upper[0]).ravel())
-        columns.append((begins[which][:, None] + upper[1]).ravel())
-    n = int(sizes.sum())
-    return sparse.csr_matrix(
-        (np.concatenate(data), (np.concatenate(rows), np.concatenate(columns))), shape=(n, n)
-    )
+class BlockDiagonal:
+    """A block-diagonal matrix kept as stacks of dense blocks, one stack per block size
+    (products are batched matrix products: no sparse matrix to build).
+
+    Parameters
+    ----------
+    groups : list of (ndarray of shape (B, s), ndarray of shape (B, s, s))
+        Per block size s: each block's row (= column) numbers, and the blocks.
+    """
+
+    def __init__(self, groups: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.groups = groups
+        self.size = int(sum(columns.size for columns, _ in groups))
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        """``M @ x`` for x of shape (size, k)."""
+        out = np.empty_like(x)
+        for columns, blocks in self.groups:
+            out[columns] = np.matmul(blocks, x[columns])
+        return out
+
+    def rmatmul(self, x: np.ndarray) -> np.ndarray:
+        """``M^T @ x`` for x of shape (size, k)."""
+        out = np.empty_like(x)
+        for columns, blocks in self.groups:
+            out[columns] = np.matmul(blocks.transpose(0, 2, 1), x[columns])
+        return out
+
+    def toarray(self) -> np.ndarray:
+        """The dense (size, size) matrix."""
+        dense = np.zeros((self.size, self.size))
+        for columns, blocks in self.groups:
+            dense[columns[:, :, None], columns[:, None, :]] = blocks
+        return dense
 
 
 def feature_groups(names: list[str]) -> list[tuple[str, list[str]]]:
