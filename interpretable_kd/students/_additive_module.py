@@ -269,13 +269,26 @@ class AdditiveModule(torch.nn.Module):
             out += [pair_left, ((value - lower) / (upper - lower)).clamp(0.0, 1.0)]
         return out[0], out[1], out[2], out[3]
 
-    def design(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _hats(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(left, frac, li, fi, lj, fj)``: :func:`hat_weights` of the main effects
+        (n_rows, d) and of both axes of the used pairs (n_rows, P), for rows x (float64)."""
+        left, frac = hat_weights(x, self.knots, self.n_active)
+        if not int(self.n_pairs):
+            empty = x.new_zeros((x.shape[0], 0))
+            return left, frac, empty.long(), empty, empty.long(), empty
+        return (left, frac, *self._pair_hats(x, left))
+
+    def design(
+        self, X: torch.Tensor, hats: tuple[torch.Tensor, ...] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows of the weight table each row reads, and with which weights.
 
         Parameters
         ----------
         X : Tensor of shape (n_rows, d)
             Standardised rows.
+        hats : tuple of Tensors, optional
+            :meth:`_hats` of these rows, when already computed.
 
         Returns
         -------
@@ -286,13 +299,12 @@ class AdditiveModule(torch.nn.Module):
         """
         x = X.to(torch.float64)
         d, K, G = self.n_features, self.n_knots, self.grid
-        left, frac = hat_weights(x, self.knots, self.n_active)
+        left, frac, li, fi, lj, fj = hats if hats is not None else self._hats(x)
         start = left + torch.arange(d, device=x.device) * K
         index = [start, start + 1]
         weight = [1.0 - frac, frac]
         P = int(self.n_pairs)
         if P:
-            li, fi, lj, fj = self._pair_hats(x, left)
             cell = d * K + torch.arange(P, device=x.device) * G * G + li * G + lj
             index += [cell, cell + G, cell + 1, cell + G + 1]
             weight += [(1 - fi) * (1 - fj), fi * (1 - fj), (1 - fi) * fj, fi * fj]
@@ -312,13 +324,17 @@ class AdditiveModule(torch.nn.Module):
         z = torch.einsum("nw,nwk->nk", weight, table[index])
         return self.to_logits(self.bias + z)
 
-    def terms(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def terms(
+        self, X: torch.Tensor, hats: tuple[torch.Tensor, ...] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Every term's value at each row.
 
         Parameters
         ----------
         X : Tensor of shape (n_rows, d)
             Standardised rows.
+        hats : tuple of Tensors, optional
+            :meth:`_hats` of these rows, when already computed.
 
         Returns
         -------
@@ -329,7 +345,7 @@ class AdditiveModule(torch.nn.Module):
         """
         x = X.to(torch.float64)
         d, K, G, o = self.n_features, self.n_knots, self.grid, self.n_out
-        left, frac = hat_weights(x, self.knots, self.n_active)
+        left, frac, li, fi, lj, fj = hats if hats is not None else self._hats(x)
         table = self.main.view(d, K, o)
         features = torch.arange(d, device=x.device)
         mains = (1 - frac).unsqueeze(2) * table[features, left] + frac.unsqueeze(2) * table[
@@ -338,7 +354,6 @@ class AdditiveModule(torch.nn.Module):
         P = int(self.n_pairs)
         if not P:
             return mains, x.new_zeros((x.shape[0], 0, o))
-        li, fi, lj, fj = self._pair_hats(x, left)
         grid = self.pair.view(self.max_pairs, G, G, o)
         p = torch.arange(P, device=x.device)
         fi, fj = fi.unsqueeze(2), fj.unsqueeze(2)
@@ -442,13 +457,17 @@ class AdditiveModule(torch.nn.Module):
         return (smoothness * (D.T @ D) + ridge * sparse.identity(size)).tocsr()
 
     # ------------------------------------------------------------------ identifiability
-    def _pair_basis_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pair_basis_means(
+        self, x: torch.Tensor, hats: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean over the rows of each hat function of every used pair's two axes.
 
         Parameters
         ----------
         x : Tensor of shape (n_rows, d), float64
             Standardised rows.
+        hats : tuple of Tensors
+            Their :meth:`_hats`.
 
         Returns
         -------
@@ -458,9 +477,8 @@ class AdditiveModule(torch.nn.Module):
         """
         P, G = int(self.n_pairs), self.grid
         out = []
-        hats = self._pair_hats(x, hat_weights(x, self.knots, self.n_active)[0])
         for axis in (0, 1):
-            left, frac = hats[2 * axis], hats[2 * axis + 1]
+            left, frac = hats[2 + 2 * axis], hats[3 + 2 * axis]
             flat = left + torch.arange(P, device=x.device) * G
             mean = torch.zeros(P * G, dtype=torch.float64, device=x.device)
             mean.index_add_(0, flat.reshape(-1), (1 - frac).reshape(-1))
@@ -501,7 +519,8 @@ class AdditiveModule(torch.nn.Module):
         d, K, G, o = self.n_features, self.n_knots, self.grid, self.n_out
         table = self.main.view(d, K, o)
         grid = self.pair.view(self.max_pairs, G, G, o)
-        means = self._pair_basis_means(x)
+        hats = self._hats(x)  # the knots and pairs stay: one search serves every step
+        means = self._pair_basis_means(x, hats)
         for p in range(int(self.n_pairs)):
             i, j = int(self.pairs[p, 0]), int(self.pairs[p, 1])
             mi, mj = int(self.pair_active[p, 0]), int(self.pair_active[p, 1])
@@ -514,7 +533,7 @@ class AdditiveModule(torch.nn.Module):
             self._add_to_main(i, self.pair_knots[p, 0, :mi], rows)
             self._add_to_main(j, self.pair_knots[p, 1, :mj], columns)
         # each term's mean over the rows, from the mean of each basis column (linear)
-        index, weight = self.design(x)
+        index, weight = self.design(x, hats)
         size = self.main.shape[0] + self.pair.shape[0]
         column_mean = torch.zeros(size, dtype=torch.float64, device=x.device)
         column_mean.index_add_(0, index.reshape(-1), weight.reshape(-1))
@@ -530,7 +549,7 @@ class AdditiveModule(torch.nn.Module):
         self.bias.add_(mean.sum(0))
         self.pair_means.zero_()
         self.pair_means[:P] = pair_mean[:P]
-        mains, pairs = self.terms(x)
+        mains, pairs = self.terms(x, hats)
         importance = torch.zeros(d + self.max_pairs, dtype=torch.float64)
         importance[:d] = mains.abs().mean((0, 2))
         importance[d : d + P] = (pairs - self.pair_means[:P]).abs().mean((0, 2))
