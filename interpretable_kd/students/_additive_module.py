@@ -29,7 +29,11 @@ import numpy as np
 import torch
 from scipy import sparse
 
-__all__ = ["AdditiveModule", "hat_weights", "quantile_knots"]
+__all__ = ["AdditiveModule", "Basis", "hat_weights", "quantile_knots"]
+
+#: ``(hats, design)`` of some rows: :meth:`AdditiveModule._hats` and
+#: :meth:`AdditiveModule.design`, valid while the module's knots and pairs stay.
+Basis = tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
 def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
@@ -260,7 +264,8 @@ class AdditiveModule(torch.nn.Module):
             # main interval l -> the pair interval holding it: the last pair knot <= t_l
             lookup = torch.searchsorted(knots.contiguous(), main.contiguous(), right=True) - 1
             lookup = torch.minimum(lookup.clamp_min(0), (active - 2).clamp_min(0).unsqueeze(1))
-            pair_left = lookup[torch.arange(P, device=x.device), left[:, feature]]
+            K = main.shape[1]
+            pair_left = lookup.reshape(-1)[left[:, feature] + torch.arange(P, device=x.device) * K]
             low = knots[:, 0]
             high = knots.gather(1, (active - 1).unsqueeze(1)).squeeze(1)
             value = torch.minimum(torch.maximum(x[:, feature], low), high)
@@ -278,10 +283,20 @@ class AdditiveModule(torch.nn.Module):
             return left, frac, empty.long(), empty, empty.long(), empty
         return (left, frac, *self._pair_hats(x, left))
 
+    def basis(self, X: torch.Tensor) -> Basis:
+        """``(hats, design)`` of rows X: :meth:`_hats` and :meth:`design`, which stay valid
+        until the knots or the pairs change (the solver and ``purify_and_centre`` share
+        them)."""
+        x = X.to(torch.float64)
+        hats = self._hats(x)
+        return hats, self.design(x, hats)
+
     def design(
         self, X: torch.Tensor, hats: tuple[torch.Tensor, ...] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rows of the weight table each row reads, and with which weights.
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The sparse design: which rows of the weight table each row reads, with which
+        weights (2 entries per feature and row, 4 per pair; those of weight 0, as on a
+        one-hot or binary column where every value is a knot, left out).
 
         Parameters
         ----------
@@ -292,23 +307,29 @@ class AdditiveModule(torch.nn.Module):
 
         Returns
         -------
-        index : Tensor of shape (n_rows, 2 d + 4 P), int64
-        weight : Tensor of shape (n_rows, 2 d + 4 P), float64
-            ``z = bias + sum_l weight[:, l] * table[index[:, l]]`` with ``table`` the main
-            and pair weights stacked.
+        row, index : Tensor of shape (n_entries,), int64
+        weight : Tensor of shape (n_entries,), float64
+            ``z[r] = bias + sum over entries e with row[e] = r of weight[e] *
+            table[index[e]]``, ``table`` the main and pair weights stacked.
         """
         x = X.to(torch.float64)
         d, K, G = self.n_features, self.n_knots, self.grid
         left, frac, li, fi, lj, fj = hats if hats is not None else self._hats(x)
         start = left + torch.arange(d, device=x.device) * K
-        index = [start, start + 1]
-        weight = [1.0 - frac, frac]
+        blocks = [(start, 1.0 - frac), (start + 1, frac)]
         P = int(self.n_pairs)
         if P:
             cell = d * K + torch.arange(P, device=x.device) * G * G + li * G + lj
-            index += [cell, cell + G, cell + 1, cell + G + 1]
-            weight += [(1 - fi) * (1 - fj), fi * (1 - fj), (1 - fi) * fj, fi * fj]
-        return torch.cat(index, dim=1), torch.cat(weight, dim=1)
+            gi, gj = 1.0 - fi, 1.0 - fj
+            blocks += [(cell, gi * gj), (cell + G, fi * gj), (cell + 1, gi * fj)]
+            blocks += [(cell + G + 1, fi * fj)]
+        rows, index, weight = [], [], []
+        for columns, values in blocks:  # keep the non-zero entries only
+            row, position = torch.nonzero(values, as_tuple=True)
+            rows.append(row)
+            index.append(columns[row, position])
+            weight.append(values[row, position])
+        return torch.cat(rows), torch.cat(index), torch.cat(weight)
 
     def to_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Logits (n_rows, n_classes): ``[0, z]`` for two classes, else z."""
@@ -319,9 +340,10 @@ class AdditiveModule(torch.nn.Module):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Logits of shape (n_rows, n_classes), float64: ``to_logits(bias + sum of every
         term)``."""
-        index, weight = self.design(X)
+        row, index, weight = self.design(X)
         table = torch.cat([self.main, self.pair])
-        z = torch.einsum("nw,nwk->nk", weight, table[index])
+        z = torch.zeros(X.shape[0], self.n_out, dtype=table.dtype, device=table.device)
+        z.index_add_(0, row, weight.unsqueeze(1) * table[index])
         return self.to_logits(self.bias + z)
 
     def terms(
@@ -499,7 +521,7 @@ class AdditiveModule(torch.nn.Module):
         table[feature, :n] += torch.as_tensor(moved, device=table.device)
 
     @torch.no_grad()
-    def purify_and_centre(self, X: torch.Tensor) -> None:
+    def purify_and_centre(self, X: torch.Tensor, basis: Basis | None = None) -> None:
         """Make the decomposition unique on the training rows X.
 
         Each pair grid is made doubly centred against the rows' marginals (the mean of
@@ -514,12 +536,14 @@ class AdditiveModule(torch.nn.Module):
         ----------
         X : Tensor of shape (n_rows, d)
             The standardised training rows.
+        basis : Basis, optional
+            :meth:`basis` of X (the solver's), when already computed.
         """
         x = X.to(torch.float64)
         d, K, G, o = self.n_features, self.n_knots, self.grid, self.n_out
         table = self.main.view(d, K, o)
         grid = self.pair.view(self.max_pairs, G, G, o)
-        hats = self._hats(x)  # the knots and pairs stay: one search serves every step
+        hats, design = basis if basis is not None else self.basis(x)  # knots, pairs stay
         means = self._pair_basis_means(x, hats)
         for p in range(int(self.n_pairs)):
             i, j = int(self.pairs[p, 0]), int(self.pairs[p, 1])
@@ -533,10 +557,10 @@ class AdditiveModule(torch.nn.Module):
             self._add_to_main(i, self.pair_knots[p, 0, :mi], rows)
             self._add_to_main(j, self.pair_knots[p, 1, :mj], columns)
         # each term's mean over the rows, from the mean of each basis column (linear)
-        index, weight = self.design(x, hats)
+        _, index, weight = design
         size = self.main.shape[0] + self.pair.shape[0]
         column_mean = torch.zeros(size, dtype=torch.float64, device=x.device)
-        column_mean.index_add_(0, index.reshape(-1), weight.reshape(-1))
+        column_mean.index_add_(0, index, weight)
         column_mean /= x.shape[0]
         del index, weight
         P = int(self.n_pairs)

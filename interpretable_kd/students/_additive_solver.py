@@ -20,7 +20,7 @@ from scipy import optimize, sparse
 from scipy.linalg import lapack
 
 from .._torch_utils import Targets
-from ._additive_module import AdditiveModule
+from ._additive_module import AdditiveModule, Basis
 
 __all__ = ["feature_groups", "lbfgs_solve", "screen_pairs"]
 
@@ -40,6 +40,7 @@ def lbfgs_solve(
     tol: float,
     device: torch.device,
     warm: bool = False,
+    basis: Basis | None = None,
 ) -> list[dict[str, float]]:
     """Fit the module's free parameters to the optimum of the convex objective.
 
@@ -69,6 +70,8 @@ def lbfgs_solve(
         Relative stopping tolerance.
     device : torch.device
         Where the module goes back to afterwards.
+    basis : Basis, optional
+        ``module.basis(X_t)``, when already computed.
     warm : bool
         The start is a fitted model (another temperature's, or a fit on fewer rows):
         the stopping scale is measured with its pair weights at 0, so a start near the
@@ -81,14 +84,14 @@ def lbfgs_solve(
         ``train_loss`` (loss plus penalty).
     """
     module.cpu()
-    index_t, weight_t = module.design(X_t.cpu())
-    index, weight = index_t.numpy(), weight_t.numpy()
-    del index_t, weight_t
-    n = index.shape[0]
+    row_t, index_t, weight_t = basis[1] if basis is not None else module.design(X_t.cpu())
+    row, index, weight = row_t.numpy(), index_t.numpy(), weight_t.numpy()
+    del row_t, index_t, weight_t
+    n = X_t.shape[0]
     o = module.n_out
     size = module.main.shape[0] + module.pair.shape[0]
     # Diagonal preconditioning: solve for phi = c * theta, c = each basis column's RMS.
-    rms = np.sqrt(np.bincount(index.ravel(), weight.ravel() ** 2, minlength=size) / n)
+    rms = np.sqrt(np.bincount(index, weight**2, minlength=size) / n)
     main_mask, pair_mask = module.free_masks()
     anchored = torch.cat([main_mask, pair_mask]).numpy().ravel() == 0
     free = (rms > 0) & ~anchored
@@ -97,24 +100,21 @@ def lbfgs_solve(
     phi_all = table * c[:, None]
     # Only the free columns are variables (padding and anchored cells are not): the
     # fixed ones add a constant offset to z and a linear and constant part to the penalty.
-    scaled = weight / c[index]  # the design's entries for phi
-    used = scaled != 0.0  # a value on a knot reads one basis column, not two
-    is_free = free[index] & used
+    scaled = weight / c[index]  # the design's entries for phi (none is 0)
+    is_free = free[index]
     fixed = ~free
     offset = np.zeros((n, o))
-    stuck = ~free[index] & used
+    stuck = ~is_free
     if stuck.any():
-        rows = np.broadcast_to(np.arange(n)[:, None], index.shape)[stuck]
         part = scaled[stuck][:, None] * phi_all[index[stuck]]
         for k in range(o):
-            offset[:, k] = np.bincount(rows, part[:, k], minlength=n)
+            offset[:, k] = np.bincount(row[stuck], part[:, k], minlength=n)
     column = np.cumsum(free) - 1  # a free basis column's number among the variables
-    counts = is_free.sum(axis=1)
     A = sparse.csr_matrix(
-        (scaled[is_free], column[index[is_free]], np.concatenate([[0], np.cumsum(counts)])),
+        (scaled[is_free], (row[is_free], column[index[is_free]])),
         shape=(n, int(free.sum())),
-    )
-    del index, weight, scaled, is_free, stuck, used
+    )  # duplicates (two corners on one cell) are summed
+    del row, index, weight, scaled, is_free, stuck
     A.sum_duplicates()
     A_T = A.T.tocsr()
     scale_inv = sparse.diags(1.0 / c)

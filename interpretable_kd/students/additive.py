@@ -48,7 +48,7 @@ from .._torch_utils import Targets
 from .._training import TorchClassifier
 from .._validation import check_auto_int, check_choice, check_number
 from ..losses import kd_loss_from_log_targets
-from ._additive_module import AdditiveModule
+from ._additive_module import AdditiveModule, Basis
 from ._additive_readable import AdditiveReadable
 from ._additive_solver import feature_groups, lbfgs_solve, screen_pairs
 
@@ -311,8 +311,20 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
                 iterations = int(self.max_iter) // 4
             elif warm:
                 iterations = int(self.max_iter) // 2
+            # the basis of the current knots and pairs, shared by the solve and purify
+            basis = module.basis(X_t.cpu()) if solver == "lbfgs" else None
             history += self._solve(
-                module, X_t, X_np, targets, seed, max_epochs, device, solver, iterations, warm
+                module,
+                X_t,
+                X_np,
+                targets,
+                seed,
+                max_epochs,
+                device,
+                solver,
+                iterations,
+                warm,
+                basis,
             )
             if stage == 0 and stages == 2 and module.max_pairs > 0:
                 pairs = self._screen(module, X_t, X_np, targets, seed)
@@ -320,7 +332,8 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
                     break
                 module.set_pairs(pairs)
                 module.to(device)
-        module.purify_and_centre(X_t)
+                basis = None
+        module.purify_and_centre(X_t, basis)
         return history, len(history)
 
     # ---------------------------------------------------------------- temperature search
@@ -354,6 +367,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         solver: str,
         iterations: int | None = None,
         warm: bool = False,
+        basis: Basis | None = None,
     ) -> list[dict[str, float]]:
         if solver == "adam":
             epochs, _ = super()._run_epochs(module, X_np, targets, seed, max_epochs, device)
@@ -370,6 +384,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
                 tol=float(self.tol),
                 device=device,
                 warm=warm,
+                basis=basis,
             )
 
     def _smoothness(self, targets: Targets) -> float:
