@@ -278,6 +278,16 @@ ADDITIVE_MAX_KNOTS = 128
 #: groups counted once) 0.979 and 0.929. (The former cap by design entries,
 #: 1e6 / (n * outputs) pairs, gave 47 pairs there and 20 to 70,000 rows x 3 classes.)
 ADDITIVE_MIN_PAIRS = 20
+#: AdditiveClassifier(interaction_knots="auto"): a pair axis whose feature has at most
+#: PAIR_EXACT_VALUES distinct values keeps every value as a knot (a discrete column's
+#: steps exactly, as EBM's bins do); one with more gets PAIR_QUANTILE_KNOTS knots spread
+#: evenly in rank. Measured against 16 knots on every axis (3 seeds, auto T): COMPAS
+#: (ages and prior counts), HistGradientBoosting 0.935 -> 0.949 (EBM, 1 bag, 0.953),
+#: MLPTeacher 0.986 -> 0.988; digits (17 levels a pixel), HistGradientBoosting 0.956 ->
+#: 0.964 (EBM 0.972); continuous columns unchanged. A pair grid wider than 256 cells is
+#: whitened column by column (``_additive_solver.DENSE_BLOCK_MAX``).
+ADDITIVE_PAIR_EXACT_VALUES = 64
+ADDITIVE_PAIR_QUANTILE_KNOTS = 16
 ADDITIVE_ROWS_PER_PAIR = 64
 ADDITIVE_PAIRS_PER_FEATURE = 3
 #: Most passes of TAO (tree alternating optimisation) over the CART start; passes stop

@@ -228,3 +228,54 @@ def test_final_fit_after_the_search_is_the_single_fit_at_the_chosen_temperature(
     pairs = searched.student_.module_.pairs[: int(searched.student_.module_.n_pairs)]
     assert pairs.tolist()[0] == [0, 1]  # the teacher's interaction ranks first
     assert np.mean(searched.predict(X) == (logit > 0)) > 0.95
+
+
+def test_auto_pair_axes_keep_every_value_of_a_discrete_column() -> None:
+    """interaction_knots='auto': a pair axis on a column with 40 distinct values (an age,
+    a count) gets all 40 as knots, a continuous column 16 spread in rank; an int gives
+    every axis at most that many, as before."""
+    rng = np.random.default_rng(6)
+    n = 3000
+    X = np.column_stack([rng.integers(18, 58, n), rng.normal(size=n), rng.normal(size=n)])
+    y = ((X[:, 0] > 40) ^ (X[:, 1] > 0)).astype(int)
+    auto = AdditiveClassifier(max_interactions=3, max_iter=30, random_state=0).fit(X, y)
+    fixed = AdditiveClassifier(
+        max_interactions=3, interaction_knots=16, max_iter=30, random_state=0
+    ).fit(X, y)
+    for model, discrete in ((auto, 40), (fixed, 16)):
+        module = model.module_
+        for p, (i, j) in enumerate(module.pairs[: int(module.n_pairs)].tolist()):
+            for axis, feature in enumerate((i, j)):
+                expected = discrete if feature == 0 else 16
+                assert int(module.pair_active[p, axis]) == expected, (model, feature)
+    assert auto.module_.grid == 64 and fixed.module_.grid == 16
+    assert np.mean(auto.predict(X) == y) >= np.mean(fixed.predict(X) == y) - 0.01
+
+
+def test_block_whitening_scales_a_wide_term_column_by_column() -> None:
+    """A term wider than DENSE_BLOCK_MAX columns is not factored whole: its part of P is
+    diagonal, 1 / sqrt(H_ii), so P^T H P has a unit diagonal there."""
+    from scipy import sparse
+
+    from interpretable_kd.students._additive_solver import DENSE_BLOCK_MAX, block_whitening
+
+    rng = np.random.default_rng(7)
+    n, wide = 400, DENSE_BLOCK_MAX + 4
+    dense = np.zeros((n, wide + 2))
+    dense[np.arange(n), rng.integers(0, wide, n)] = 1.0  # one cell per row
+    dense[:, wide:] = rng.normal(size=(n, 2))
+    keep = (dense != 0).any(axis=0)
+    dense = dense[:, keep]
+    dense /= np.sqrt((dense**2).mean(axis=0))
+    p = dense.shape[1]
+    term = np.r_[np.zeros(p - 2, int), [1, 1]]
+    R = sparse.diags(np.full(p, 1e-3)).tocsr()
+    P, _ = block_whitening(sparse.csr_matrix(dense), R, term, curvature=0.25, max_rows=n)
+    P_dense = P.toarray()
+    assert (
+        np.count_nonzero(P_dense[: p - 2, : p - 2] - np.diag(np.diag(P_dense[: p - 2, : p - 2])))
+        == 0
+    )
+    H = 0.25 * dense.T @ dense / n + R.toarray()
+    whitened = P_dense.T @ H @ P_dense
+    np.testing.assert_allclose(np.diag(whitened), 1.0, atol=1e-6)

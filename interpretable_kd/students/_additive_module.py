@@ -121,7 +121,10 @@ class AdditiveModule(torch.nn.Module):
     max_pairs : int
         M, the most pair terms.
     pair_knots : int
-        G, the width of a pair term's knot table per axis.
+        G, the width of a pair term's knot table per axis: an axis whose feature has at
+        most G distinct values (fewer than K, so each is a main knot) keeps them all.
+    spread_knots : int, optional
+        Knots of any other axis (evenly spaced in rank, ends included); default G.
 
     Attributes (buffers)
     --------------------
@@ -150,12 +153,19 @@ class AdditiveModule(torch.nn.Module):
     fitted: torch.Tensor
 
     def __init__(
-        self, n_features: int, n_classes: int, n_knots: int, max_pairs: int, pair_knots: int
+        self,
+        n_features: int,
+        n_classes: int,
+        n_knots: int,
+        max_pairs: int,
+        pair_knots: int,
+        spread_knots: int | None = None,
     ) -> None:
         super().__init__()
         self.n_features, self.n_classes = n_features, n_classes
         self.n_out = 1 if n_classes == 2 else n_classes
         self.n_knots, self.max_pairs, self.grid = n_knots, max_pairs, pair_knots
+        self.spread_knots = pair_knots if spread_knots is None else min(spread_knots, pair_knots)
         d, K, M, G, o = n_features, n_knots, max_pairs, pair_knots, self.n_out
         f64 = torch.float64
         self.register_buffer("knots", torch.arange(K, dtype=f64).repeat(d, 1))
@@ -197,8 +207,10 @@ class AdditiveModule(torch.nn.Module):
         self.n_active.copy_(torch.as_tensor([k.size for k in knots], dtype=torch.int64))
 
     def set_pairs(self, pairs: list[tuple[int, int]]) -> None:
-        """Use these pair terms; each axis gets ``G`` of its feature's knots (evenly
-        spaced in rank, ends included), so a pair's margins are main-effect shapes.
+        """Use these pair terms; an axis gets all of its feature's m knots when they are
+        all its distinct values (m < K) and ``m <= G``, else ``spread_knots`` of them
+        (evenly spaced in rank, ends included), so a pair's margins are main-effect
+        shapes.
 
         Parameters
         ----------
@@ -213,7 +225,10 @@ class AdditiveModule(torch.nn.Module):
             axes = []
             for feature in (i, j):
                 m = int(self.n_active[feature])
-                chosen = np.unique(np.round(np.linspace(0, m - 1, min(m, self.grid))).astype(int))
+                # every distinct value is a main knot when the feature has fewer than K
+                discrete = m < self.n_knots
+                count = m if (discrete and m <= self.grid) else min(m, self.spread_knots)
+                chosen = np.unique(np.round(np.linspace(0, m - 1, count)).astype(int))
                 axes.append(self.knots[feature, :m].numpy()[chosen])
             self.pair_knots[p] = self._padded(axes, self.grid)
             self.pair_active[p] = torch.as_tensor([a.size for a in axes])

@@ -215,6 +215,19 @@ class AdditiveReadable:
             )
         return out
 
+    @property
+    def n_parameters_(self) -> int:
+        """Free values of the fitted model: the used knots of every shape and cells of
+        every pair grid, times outputs, plus intercepts (the weight tables' padding past
+        a feature's knots or a pair's grid is not counted)."""
+        check_fitted(self, "module_")
+        module = self.module_
+        o = module.n_out
+        active = int(module.n_active.sum())
+        P = int(module.n_pairs)
+        cells = int((module.pair_active[:P, 0] * module.pair_active[:P, 1]).sum()) if P else 0
+        return (active + cells) * o + o
+
     def complexity(self, X: Any = None) -> dict[str, Any]:
         """How big and how readable the fitted model is.
 
@@ -232,15 +245,11 @@ class AdditiveReadable:
         """
         check_fitted(self, "module_")
         module = self.module_
-        o = module.n_out
-        active = module.n_active.cpu().numpy()
-        P = int(module.n_pairs)
-        cells = int((module.pair_active[:P, 0] * module.pair_active[:P, 1]).sum()) if P else 0
         importance = module.importance.cpu().numpy()[: int(self.n_features_in_)]
         return {
-            "parameters": int((active.sum() + cells) * o + o),
+            "parameters": self.n_parameters_,
             "shape_functions": int(np.count_nonzero(importance > 1e-12)),
-            "interactions": P,
+            "interactions": int(module.n_pairs),
         }
 
     def readable_view(self) -> dict[str, Any]:

@@ -7,7 +7,8 @@ The model is linear in its parameters theta (:mod:`._additive_module`): decision
 and ridge penalty, scaled by 1 / n rows) over all rows at once, with scipy's sparse
 products for A and A^T and scipy's L-BFGS-B (no bounds; compiled, and it spares the
 first fit of a process the second-long import that torch's optimiser triggers) on the
-diagonally preconditioned parameters ``phi = c * theta`` (c: each basis column's RMS).
+diagonally preconditioned parameters ``phi = c * theta`` (c: each basis column's RMS),
+whitened per term (:func:`block_whitening`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from ._additive_module import AdditiveModule, Basis
 
 __all__ = ["feature_groups", "lbfgs_solve", "screen_pairs"]
 
+#: Widest term whose block of the Hessian is whitened as a whole (a 16 x 16 pair grid);
+#: a wider one is scaled column by column (:func:`block_whitening`).
+DENSE_BLOCK_MAX = 256
 #: Entries of one row chunk of the screen's one-hot bin matrix (8 MB of float64).
 SCREEN_CHUNK_ENTRIES = 1_000_000
 
@@ -195,14 +199,14 @@ def block_whitening(
     *,
     curvature: float | np.ndarray,
     max_rows: int = 2000,
-) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+) -> tuple[BlockDiagonal, BlockDiagonal]:
     """A block-diagonal change of variables ``phi = P u`` that whitens each term.
 
-    Per term t (its columns contiguous), ``H_t = curvature * C_t + R_tt`` (the
-    objective's Hessian block at a point where every row has curvature ``curvature``:
-    C_t is ``A_t^T A_t / n``, the columns' correlations, as A's columns have mean square
-    1; estimated from at most ``max_rows`` evenly spaced rows, a column they miss taken
-    as uncorrelated) is factored ``L_t L_t^T``;
+    Per term t (its columns contiguous), ``H_t = A_t^T diag(c) A_t / n + R_tt`` (the
+    objective's Hessian block for row curvatures c) is factored ``L_t L_t^T``. Its
+    diagonal is exact (every row); the correlations between a term's columns are
+    estimated from at most ``max_rows`` evenly spaced rows, a column they miss taken as
+    uncorrelated;
     ``P = blockdiag(L_t^-T)``, so in u each term's own block of the Hessian is about the
     identity: the hat functions of one shape, or the cells of one pair grid, are
     correlated in phi and not in u. ``Lt = blockdiag(L_t^T)`` maps phi back to u.
@@ -215,8 +219,9 @@ def block_whitening(
         The penalty (within terms only).
     term : ndarray of shape (p,), int
         Each column's term, non-decreasing.
-    curvature : float
-        The loss's curvature per row assumed (1/4: a logistic loss at z = 0).
+    curvature : float or ndarray of shape (n_rows,)
+        The loss's curvature per row, c (:func:`row_curvature` at the start; 1/4 is a
+        logistic loss at z = 0).
     max_rows : int
         Rows the Gram is estimated from.
 
@@ -259,9 +264,16 @@ def block_whitening(
     correlation = correlation + sparse.diags(1.0 - correlation.diagonal())
     scale = sparse.diags(np.sqrt(np.maximum(column_scale, 1e-12)))
     H = (scale @ correlation @ scale + R).tocoo()
-    bounds = np.flatnonzero(np.diff(np.concatenate([[-1], term, [term[-1] + 1]])))
+    # A term wider than DENSE_BLOCK_MAX columns (a pair of discrete columns with many
+    # values: each row reads one cell along such an axis, so its cells are nearly
+    # uncorrelated) is scaled column by column instead of factored whole.
+    wide = np.bincount(term)[term] > DENSE_BLOCK_MAX
+    block_of = np.cumsum(np.concatenate([[True], term[1:] != term[:-1]]) | wide) - 1
+    bounds = np.flatnonzero(np.diff(np.concatenate([[-1], block_of, [block_of[-1] + 1]])))
     begins, sizes = bounds[:-1], np.diff(bounds)
-    block = np.searchsorted(bounds, H.row, side="right") - 1  # R and C stay within terms
+    within = block_of[H.row] == block_of[H.col]  # R and C stay within terms, not blocks
+    H = sparse.coo_matrix((H.data[within], (H.row[within], H.col[within])), shape=H.shape)
+    block = block_of[H.row]
     whiten: list[tuple[np.ndarray, np.ndarray]] = []
     back: list[tuple[np.ndarray, np.ndarray]] = []
     for size in np.unique(sizes).tolist():  # blocks of one size factor together

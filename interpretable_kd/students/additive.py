@@ -38,6 +38,8 @@ from .._defaults import (
     ADDITIVE_MAX_KNOTS,
     ADDITIVE_MIN_KNOTS,
     ADDITIVE_MIN_PAIRS,
+    ADDITIVE_PAIR_EXACT_VALUES,
+    ADDITIVE_PAIR_QUANTILE_KNOTS,
     ADDITIVE_PAIRS_PER_FEATURE,
     ADDITIVE_ROWS_PER_PAIR,
     BATCH_SIZE,
@@ -124,8 +126,12 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
         feature (on the same one-hot columns), with about 64 rows per pair term.
         Counting a one-hot group once instead was measured and dropped: on COMPAS
         (18 columns, 27 pairs instead of 54) fidelity fell 0.004-0.006.
-    interaction_knots : int
-        Knots per axis of a pair term's grid (a subset of the features' knots), >= 2.
+    interaction_knots : int or "auto"
+        Knots per axis of a pair term's grid (a subset of the features' knots), >= 2:
+        an int gives every axis up to that many, evenly spaced in rank. "auto": an axis
+        whose feature has at most ``ADDITIVE_PAIR_EXACT_VALUES`` (64) distinct values
+        keeps them all (a discrete column's steps exactly: ages, counts, pixel levels),
+        one with more gets ``ADDITIVE_PAIR_QUANTILE_KNOTS`` (16).
     smoothness : float
         Weight of the squared second differences of every shape (and pair grid) along
         its knots, in units of one row's loss: the penalty added to the mean loss over
@@ -175,7 +181,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         *,
         n_knots: Any = "auto",
         max_interactions: Any = "auto",
-        interaction_knots: int = 16,
+        interaction_knots: Any = "auto",
         smoothness: float = 1.0,
         ridge: float = 1e-6,
         solver: str = "auto",
@@ -218,7 +224,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         owner = type(self).__name__
         check_auto_int(self.n_knots, "n_knots", owner, low=2)
         check_auto_int(self.max_interactions, "max_interactions", owner, low=0)
-        check_number(self.interaction_knots, "interaction_knots", owner, integer=True, low=2)
+        check_auto_int(self.interaction_knots, "interaction_knots", owner, low=2)
         check_number(self.smoothness, "smoothness", owner, low=0.0)
         check_number(self.ridge, "ridge", owner, low=0.0)
         check_choice(self.solver, "solver", owner, ["auto", "lbfgs", "adam"])
@@ -241,7 +247,11 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         wanted = self.__dict__.get("max_interactions_", self.max_interactions)
         knots = self.__dict__.get("n_knots_", self.n_knots)
         pairs = min(int(wanted), n_features * (n_features - 1) // 2)
-        return AdditiveModule(n_features, n_classes, int(knots), pairs, int(self.interaction_knots))
+        if self.interaction_knots == "auto":
+            grid, spread = ADDITIVE_PAIR_EXACT_VALUES, ADDITIVE_PAIR_QUANTILE_KNOTS
+        else:
+            grid, spread = int(self.interaction_knots), int(self.interaction_knots)
+        return AdditiveModule(n_features, n_classes, int(knots), pairs, grid, spread)
 
     def _penalty(self, module: torch.nn.Module) -> torch.Tensor | float:
         assert isinstance(module, AdditiveModule)
