@@ -323,6 +323,17 @@ def test_figure_labels_never_turn_names_into_mathtext() -> None:
     assert figures.label("x" * 100).endswith("…")
 
 
+def test_model_names_in_figures_are_wrapped_not_cut() -> None:
+    """A model's name is drawn whole (issue 13: model names never truncated): a name
+    longer than a line wraps; only a name past three lines loses its tail."""
+    name = "logistic regression (L1, sharpened teacher)"
+    drawn = figures.model_label(name, 18)
+    assert drawn.replace("\n", " ") == name and max(map(len, drawn.split("\n"))) <= 18
+    assert figures.model_label("cost $ model", 30) == r"cost \$ model"
+    long = figures.model_label("word " * 40, 10)
+    assert long.count("\n") == 2 and long.endswith("…")
+
+
 # --------------------------------------------------------------------------- scores only
 def test_scores_only_teacher_says_attributions_are_unavailable(
     binary_data, tmp_path, no_figures

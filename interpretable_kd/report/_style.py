@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -159,6 +160,30 @@ def label(text: Any, limit: int = MAX_LABEL) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text.replace("$", r"\$")
+
+
+def model_label(text: Any, width: int) -> str:
+    """A model's name as a figure draws it: whole, wrapped onto lines of about ``width``
+    characters (a name is never cut: the reader must know which model a mark is; only
+    past 3 lines is the rest cut, "…").
+
+    Parameters
+    ----------
+    text : object
+        The name.
+    width : int
+        Characters per line.
+
+    Returns
+    -------
+    str
+        The text to draw, literal (``$`` escaped).
+    """
+    lines = textwrap.wrap(str(text).replace("\n", " "), width, break_long_words=True) or [""]
+    if len(lines) > 3:
+        lines = lines[:3]
+        lines[-1] = lines[-1][: max(width - 1, 1)] + "…"
+    return "\n".join(lines).replace("$", r"\$")
 
 
 def student_colour(index: int) -> str:

@@ -19,7 +19,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from .._defaults import TOP_CONFUSIONS
-from ._style import MUTED, label, student_colour
+from ._style import MUTED, label, model_label, student_colour
 from ._style import new_figure as _figure
 from ._style import styled as _styled
 
@@ -128,7 +128,7 @@ def confusion_summary(report: Any, top: int = TOP_CONFUSIONS) -> Figure:
         ):
             totals = np.asarray(result.agreement_matrix, dtype=np.float64).sum(axis=1)
             pairs = found[name]
-            ax.set_title(f"{label(name, 30)}\nfidelity {result.fidelity:.3f}")
+            ax.set_title(f"{model_label(name, 30)}\nfidelity {result.fidelity:.3f}")
             if not pairs:
                 ax.text(0.5, 0.5, "no disagreements", ha="center", va="center", color=MUTED)
                 ax.set_axis_off()

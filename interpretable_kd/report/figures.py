@@ -29,6 +29,7 @@ from ._style import (
     TOP_FEATURES,
     class_colours,
     label,
+    model_label,
     student_colour,
     to_png,
 )
@@ -168,7 +169,7 @@ def accuracy_fidelity(report: Any) -> Figure:
             color=MUTED,
             transform=axes[panel].get_yaxis_transform(),
         )
-        axes[0].set_yticks(y, [label(m) for m in models])
+        axes[0].set_yticks(y, [model_label(m, 28) for m in models])
         axes[0].set_ylim(-0.6, len(models) - 0.4)
         fitted_suptitle(fig, "Accuracy and fidelity, with 95% bootstrap intervals")
     return fig
@@ -231,7 +232,7 @@ def agreement_matrices(report: Any) -> Figure:
             ax.set_yticks(ticks, classes)
             ax.set_xlabel("student's class")
             ax.set_ylabel("teacher's class")
-            ax.set_title(f"{label(name, 20)}\nfidelity {result.fidelity:.3f}")
+            ax.set_title(f"{model_label(name, 24)}\nfidelity {result.fidelity:.3f}")
             ax.spines[:].set_visible(False)
         fitted_suptitle(fig, "Agreement matrices\n(counts; colour: share of the teacher's row)")
     return fig
@@ -373,7 +374,7 @@ def attribution_agreement(report: Any) -> Figure | None:
                 interval = _interval(floor.get("ci"))
                 if interval is not None:
                     ax.axhspan(*interval, color=NEGATIVE, alpha=0.12, linewidth=0)
-            ax.set_xticks(x, [label(n, 18) for n, _ in students])
+            ax.set_xticks(x, [model_label(n, 18) for n, _ in students])
             ax.set_xlim(-0.6, len(students) - 0.4)
             low = -0.05
             if key == "rank_correlation":
@@ -478,7 +479,7 @@ def distill_compare(report: Any, top: int = 10) -> Figure | None:
             ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
             ax.grid(axis="x", color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
-            ax.set_title(label(name, 30))
+            ax.set_title(model_label(name, 30))
         fitted_suptitle(
             fig,
             "Distill-and-Compare: features the mimic relies on more (right) or less (left) "
