@@ -279,7 +279,7 @@ ADDITIVE_MAX_KNOTS = 128
 #: 1e6 / (n * outputs) pairs, gave 47 pairs there and 20 to 70,000 rows x 3 classes.)
 ADDITIVE_MIN_PAIRS = 20
 #: AdditiveClassifier(interaction_knots="auto"): a pair axis whose feature has at most
-#: PAIR_EXACT_VALUES distinct values keeps every value as a knot (a discrete column's
+#: PAIR_EXACT_VALUES distinct values (each a main knot) keeps every one (a discrete column's
 #: steps exactly, as EBM's bins do); one with more gets PAIR_QUANTILE_KNOTS knots spread
 #: evenly in rank. Measured against 16 knots on every axis (3 seeds, auto T): COMPAS
 #: (ages and prior counts), HistGradientBoosting 0.935 -> 0.949 (EBM, 1 bag, 0.953),

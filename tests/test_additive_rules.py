@@ -248,8 +248,24 @@ def test_auto_pair_axes_keep_every_value_of_a_discrete_column() -> None:
             for axis, feature in enumerate((i, j)):
                 expected = discrete if feature == 0 else 16
                 assert int(module.pair_active[p, axis]) == expected, (model, feature)
-    assert auto.module_.grid == 64 and fixed.module_.grid == 16
+    # the auto grid is as wide as the widest exact axis: 40, not the cap of 64
+    assert auto.module_.grid == auto.interaction_knots_ == 40 and fixed.module_.grid == 16
     assert np.mean(auto.predict(X) == y) >= np.mean(fixed.predict(X) == y) - 0.01
+
+
+def test_a_model_with_a_data_sized_pair_grid_saves_and_loads(tmp_path) -> None:
+    """The auto grid's width is a fitted attribute: the loaded model rebuilds the same
+    tables and predicts the same."""
+    import interpretable_kd as ikd
+
+    rng = np.random.default_rng(8)
+    X = np.column_stack([rng.integers(0, 25, 2000), rng.normal(size=2000), rng.normal(size=2000)])
+    y = ((X[:, 0] > 12) ^ (X[:, 1] * X[:, 2] > 0)).astype(int)
+    model = AdditiveClassifier(max_interactions=3, max_iter=30, random_state=0).fit(X, y)
+    assert model.interaction_knots_ == 25
+    loaded = ikd.load(model.save(tmp_path / "additive.safetensors"))
+    assert loaded.module_.grid == 25
+    np.testing.assert_array_equal(loaded.logits(X), model.logits(X))
 
 
 def test_block_whitening_scales_a_wide_term_column_by_column() -> None:

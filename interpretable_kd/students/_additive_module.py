@@ -182,6 +182,33 @@ class AdditiveModule(torch.nn.Module):
         self.pair = torch.nn.Parameter(torch.zeros(M * G * G, o, dtype=f64))
 
     # ------------------------------------------------------------------ set-up
+    def set_grid(self, pair_knots: int) -> None:
+        """Reallocate the pair tables for ``pair_knots`` knots per axis (no pairs set yet:
+        called before :meth:`set_pairs`, when the knots show how wide the grid must be).
+
+        Parameters
+        ----------
+        pair_knots : int
+            The new G.
+        """
+        assert not int(self.n_pairs), "the grid is sized before any pair is set"
+        M, G, o = self.max_pairs, int(pair_knots), self.n_out
+        device = self.pair.device
+        self.grid, self.spread_knots = G, min(self.spread_knots, G)
+        self.pair = torch.nn.Parameter(
+            torch.zeros(M * G * G, o, dtype=torch.float64, device=device)
+        )
+        self.pair_knots = torch.arange(G, dtype=torch.float64, device=device).repeat(M, 2, 1)
+        self.pair_active = torch.ones(M, 2, dtype=torch.int64, device=device)
+
+    def needed_grid(self, cap: int) -> int:
+        """The narrowest G that keeps every pair axis as it would be with G = ``cap``: the
+        most knots of a feature that keeps all of them (fewer than K, at most ``cap``),
+        at least ``spread_knots`` (knots set)."""
+        m = self.n_active.cpu().numpy()
+        exact = m[(m < self.n_knots) & (m <= cap)]
+        return int(max([self.spread_knots, 2, *exact.tolist()]))
+
     @staticmethod
     def _padded(knots: list[np.ndarray], width: int) -> torch.Tensor:
         """Knot rows padded to ``width`` with strictly increasing values past the last."""

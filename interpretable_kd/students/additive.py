@@ -129,9 +129,11 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
     interaction_knots : int or "auto"
         Knots per axis of a pair term's grid (a subset of the features' knots), >= 2:
         an int gives every axis up to that many, evenly spaced in rank. "auto": an axis
-        whose feature has at most ``ADDITIVE_PAIR_EXACT_VALUES`` (64) distinct values
-        keeps them all (a discrete column's steps exactly: ages, counts, pixel levels),
-        one with more gets ``ADDITIVE_PAIR_QUANTILE_KNOTS`` (16).
+        whose feature has at most ``ADDITIVE_PAIR_EXACT_VALUES`` (64) distinct values,
+        and fewer than the main effect's knot-table width (so each is a main knot), keeps
+        them all (a discrete column's steps exactly: ages, counts, pixel levels); any
+        other gets ``ADDITIVE_PAIR_QUANTILE_KNOTS`` (16). The grids are as wide as the
+        widest such axis (``interaction_knots_``).
     smoothness : float
         Weight of the squared second differences of every shape (and pair grid) along
         its knots, in units of one row's loss: the penalty added to the mean loss over
@@ -174,6 +176,9 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         The solver used.
     n_knots_, max_interactions_ : int
         The knot-table width and the most pair terms allowed (``"auto"`` resolved).
+    interaction_knots_ : int
+        The pair grids' width per axis (``"auto"``: the most values of a discrete column
+        a pair axis keeps whole, at least ``ADDITIVE_PAIR_QUANTILE_KNOTS``).
     """
 
     def __init__(
@@ -248,10 +253,12 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         knots = self.__dict__.get("n_knots_", self.n_knots)
         pairs = min(int(wanted), n_features * (n_features - 1) // 2)
         if self.interaction_knots == "auto":
-            grid, spread = ADDITIVE_PAIR_EXACT_VALUES, ADDITIVE_PAIR_QUANTILE_KNOTS
+            # at most the exact-values cap; a fitted (or loaded) model's own width
+            grid = self.__dict__.get("interaction_knots_", ADDITIVE_PAIR_EXACT_VALUES)
+            spread = ADDITIVE_PAIR_QUANTILE_KNOTS
         else:
-            grid, spread = int(self.interaction_knots), int(self.interaction_knots)
-        return AdditiveModule(n_features, n_classes, int(knots), pairs, grid, spread)
+            grid = spread = int(self.interaction_knots)
+        return AdditiveModule(n_features, n_classes, int(knots), pairs, int(grid), spread)
 
     def _penalty(self, module: torch.nn.Module) -> torch.Tensor | float:
         assert isinstance(module, AdditiveModule)
@@ -310,7 +317,10 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         warm = bool(int(module.fitted))
         if not warm:
             module.set_knots(X_np)
+            if self.interaction_knots == "auto":  # as wide as these columns need
+                module.set_grid(module.needed_grid(ADDITIVE_PAIR_EXACT_VALUES))
             module.to(device)
+        self.interaction_knots_ = module.grid
         stages = 1 if warm else 2
         for stage in range(stages):
             # the main-effects stage only feeds the screen: a quarter of the iterations; a
