@@ -74,12 +74,12 @@ def lbfgs_solve(
         Relative stopping tolerance.
     device : torch.device
         Where the module goes back to afterwards.
-    basis : Basis, optional
-        ``module.basis(X_t)``, when already computed.
     warm : bool
         The start is a fitted model (another temperature's, or a fit on fewer rows):
         the stopping scale is measured with its pair weights at 0, so a start near the
         optimum does not make the stopping rule stricter than a cold fit's.
+    basis : Basis, optional
+        ``module.basis(X_t)``, when already computed.
 
     Returns
     -------
@@ -287,11 +287,14 @@ def block_whitening(
         jitter = 1e-8 * np.maximum(np.trace(dense, axis1=1, axis2=2) / size, 1e-12)
         dense += jitter[:, None, None] * np.eye(size)
         L = np.linalg.cholesky(dense)
-        inverse = np.empty_like(L)
-        for k in range(which.size):
-            L_inv, info = lapack.dtrtri(L[k], lower=1)  # a triangular inverse: n^3 / 3
-            assert info == 0, "a positive definite block has an invertible factor"
-            inverse[k] = L_inv.T
+        if size == 1:  # single columns (a wide term's): 1 / sqrt(H_ii), no LAPACK call each
+            inverse = 1.0 / L
+        else:
+            inverse = np.empty_like(L)
+            for k in range(which.size):
+                L_inv, info = lapack.dtrtri(L[k], lower=1)  # a triangular inverse: n^3 / 3
+                assert info == 0, "a positive definite block has an invertible factor"
+                inverse[k] = L_inv.T
         columns = begins[which][:, None] + np.arange(size)
         whiten.append((columns, inverse))
         back.append((columns, np.ascontiguousarray(L.transpose(0, 2, 1))))
