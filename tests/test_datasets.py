@@ -314,3 +314,17 @@ def test_split_scaler_sees_training_rows_only(adult_split: DatasetSplit) -> None
 def test_split_rejects_bad_test_size() -> None:
     with pytest.raises(ParameterError, match=re.escape("'test_size' parameter")):
         split_dataset("iris", test_size=1.5)
+
+
+def test_a_csv_with_a_repeated_header_name_says_how_to_rename_it(tmp_path) -> None:
+    """COMPAS's published CSV repeats 'decile_score': the error names the repeat and two
+    ways out (rename it, or let pandas.read_csv suffix it and save again)."""
+    from interpretable_kd.datasets.csv import read_csv
+
+    path = tmp_path / "scores.csv"
+    path.write_text("age,decile_score,decile_score,label\n30,4,4,yes\n41,7,7,no\n")
+    with pytest.raises(InputError) as info:
+        read_csv(path, "--data")
+    message = str(info.value)
+    assert "duplicate column names 'decile_score'" in message
+    assert "'decile_score_2'" in message and "'decile_score.1'" in message

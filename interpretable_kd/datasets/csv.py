@@ -270,7 +270,9 @@ def read_csv(
     if duplicates:
         raise InputError(
             f"{what} {str(path)!r} has duplicate column names {format_items(duplicates)}; "
-            "give every column its own name."
+            "give every column its own name: rename the repeats in the header (e.g. "
+            f"{duplicates[0] + '_2'!r}), or read the file with pandas.read_csv, which "
+            f"names them {duplicates[0] + '.1'!r}, and save it again."
         )
     return frame
 
