@@ -75,7 +75,7 @@ def lbfgs_solve(
     device : torch.device
         Where the module goes back to afterwards.
     warm : bool
-        The start is a fitted model (another temperature's, or a fit on fewer rows):
+        The start is a fitted model (another temperature's, on the same rows):
         the stopping scale is measured with its pair weights at 0, so a start near the
         optimum does not make the stopping rule stricter than a cold fit's.
     basis : Basis, optional

@@ -148,8 +148,8 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
         basis fits ``FULL_BATCH_CELLS`` entries.
     max_iter : int
         Most L-BFGS iterations of the joint stage (the main-effects stage that feeds
-        the screen gets a quarter; a fit that starts from a fitted model, another
-        temperature's or the temperature search's candidate, half).
+        the screen gets a quarter; a fit that continues a fitted model, as the search's
+        candidates at other temperatures do, half).
     tol : float
         L-BFGS stops when the largest gradient entry falls below ``tol`` times the
         largest entry at the start, or the loss changes by less than ``tol * 1e-6`` of
@@ -324,8 +324,8 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         stages = 1 if warm else 2
         for stage in range(stages):
             # the main-effects stage only feeds the screen: a quarter of the iterations; a
-            # warm start (a fitted model: another temperature's, or the search's candidate
-            # on fewer rows) is near the optimum: half
+            # warm start (a fitted model: another temperature's, same rows) is near the
+            # optimum: half
             iterations = None
             if stages == 2 and stage == 0:
                 iterations = int(self.max_iter) // 4
