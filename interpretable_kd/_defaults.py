@@ -290,6 +290,12 @@ ADDITIVE_PAIR_EXACT_VALUES = 64
 ADDITIVE_PAIR_QUANTILE_KNOTS = 16
 ADDITIVE_ROWS_PER_PAIR = 64
 ADDITIVE_PAIRS_PER_FEATURE = 3
+#: AdditiveClassifier(n_jobs=None): the L-BFGS solve's sparse products (design A times
+#: the weights, A^T times the loss gradient) split into row blocks on every core once
+#: the design has this many entries; below it one thread. Each block is one scipy call
+#: that releases the GIL (no spin-waiting thread pool, unlike torch's intra-op threads),
+#: so a busy second core costs about nothing. Measured in ``benchmarks/threads.py``.
+ADDITIVE_PARALLEL_MIN_ENTRIES = 2_000_000
 #: Most passes of TAO (tree alternating optimisation) over the CART start; passes stop
 #: earlier when the training disagreement stops falling.
 SOFT_TREE_TAO_MAX_PASSES = 5

@@ -4,13 +4,74 @@ Three hooks, mixed into :class:`~interpretable_kd._training.TorchClassifier`: wh
 fit depends on the step budget, whether continuing a fitted candidate to another
 temperature is cheaper than a fit from scratch, and what the final fit on every row may
 take from the candidate chosen on a sample of them.
+
+And one scope, :func:`search_cache`: while a search runs, its candidates fit and predict
+the same rows many times (the same training part at every T, the same validation part
+for every candidate); a student may keep work that depends only on its structure and the
+rows (:func:`search_cached`), and it is dropped when the search ends, so no fitted model
+holds on to it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import contextvars
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-__all__ = ["TemperatureSearchHooks"]
+import numpy as np
+
+__all__ = ["TemperatureSearchHooks", "search_cache", "search_cached"]
+
+_Value = TypeVar("_Value")
+_CACHE: contextvars.ContextVar[dict[tuple[Any, ...], Any] | None] = contextvars.ContextVar(
+    "interpretable_kd_search_cache", default=None
+)
+
+
+@contextlib.contextmanager
+def search_cache() -> Iterator[None]:
+    """Within this block, :func:`search_cached` keeps what it computes (nested blocks
+    share the outer one's store); everything is dropped when the outermost block ends."""
+    if _CACHE.get() is not None:
+        yield
+        return
+    token = _CACHE.set({})
+    try:
+        yield
+    finally:
+        _CACHE.reset(token)
+
+
+def search_cached(key: tuple[Any, ...], rows: np.ndarray, compute: Callable[[], _Value]) -> _Value:
+    """``compute()``, kept for the rest of the :func:`search_cache` block under ``key`` and
+    the rows' content (a digest of their bytes, so equal rows hit whatever array holds
+    them); outside a block, simply ``compute()``.
+
+    Parameters
+    ----------
+    key : tuple
+        What the value depends on besides the rows (say, a digest of a model's
+        structure); hashable.
+    rows : ndarray
+        The rows it is computed from.
+    compute : callable
+        Makes the value; must depend on nothing but ``key`` and ``rows``.
+
+    Returns
+    -------
+    The value (shared: callers must not modify it).
+    """
+    store = _CACHE.get()
+    if store is None:
+        return compute()
+    array = np.ascontiguousarray(rows)
+    digest = hashlib.blake2b(array.tobytes(), digest_size=16).digest()
+    full = (*key, array.shape, array.dtype.str, digest)
+    if full not in store:
+        store[full] = compute()
+    return store[full]
 
 
 class TemperatureSearchHooks:

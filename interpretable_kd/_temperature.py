@@ -62,6 +62,7 @@ from ._defaults import (
 )
 from ._loop import scaled_step_budget
 from ._numeric import softmax
+from ._search_hooks import search_cache
 from ._training import TorchClassifier
 from ._validation import check_temperature, did_you_mean, temperature_range
 from .exceptions import ParameterError
@@ -311,45 +312,47 @@ def search_temperature(
                 clone(student), X_rows, z_rows, y_rows, classes, temperature, hard_label_weight
             )
 
-    began = time.perf_counter()
-    shared = from_scratch(1.0)  # T = 1, the start every candidate may share
-    start_seconds = time.perf_counter() - began
-    # a fit that depends on the step budget continues cheaply from the shared start, and
-    # so does an exact solver that says a warm start pays (TorchClassifier._warm_start_pays:
-    # the same terms, solved to tolerance from nearby); any other starts from scratch
-    budget = isinstance(shared, TorchClassifier) and shared._fit_uses_step_budget()
-    warm = isinstance(shared, TorchClassifier) and shared._warm_start_pays()
+    # the candidates share work that depends only on their structure and rows
+    with search_cache():
+        began = time.perf_counter()
+        shared = from_scratch(1.0)  # T = 1, the start every candidate may share
+        start_seconds = time.perf_counter() - began
+        # a fit that depends on the step budget continues cheaply from the shared start, and
+        # so does an exact solver that says a warm start pays (TorchClassifier._warm_start_pays:
+        # the same terms, solved to tolerance from nearby); any other starts from scratch
+        budget = isinstance(shared, TorchClassifier) and shared._fit_uses_step_budget()
+        warm = isinstance(shared, TorchClassifier) and shared._warm_start_pays()
 
-    fitted: dict[float, Any] = {}
+        fitted: dict[float, Any] = {}
 
-    def fit_candidate(rows: np.ndarray, temperature: float) -> tuple[Any, str, float]:
-        if not budget and temperature == 1.0:  # an exact solver's T = 1 fit is a candidate
-            fitted[temperature] = shared
-            return shared, "scratch", TEMPERATURE_SEARCH_STEP_SCALE
-        if not warm:
-            fitted[temperature] = from_scratch(temperature)
-            return fitted[temperature], "scratch", TEMPERATURE_SEARCH_STEP_SCALE
-        candidate = copy.deepcopy(shared)
-        with scaled_step_budget(TEMPERATURE_SEARCH_WARM_SCALE):
-            candidate._fit_distill(
-                X_rows,
-                z_rows,
-                y_rows,
-                classes=classes,
-                temperature=temperature,
-                hard_label_weight=hard_label_weight,
-                warm_start=True,
-            )
-        fitted[temperature] = candidate
-        scale = TEMPERATURE_SEARCH_WARM_SCALE if budget else math.nan
-        return candidate, "T = 1 fit", scale
+        def fit_candidate(rows: np.ndarray, temperature: float) -> tuple[Any, str, float]:
+            if not budget and temperature == 1.0:  # an exact solver's T = 1 fit is a candidate
+                fitted[temperature] = shared
+                return shared, "scratch", TEMPERATURE_SEARCH_STEP_SCALE
+            if not warm:
+                fitted[temperature] = from_scratch(temperature)
+                return fitted[temperature], "scratch", TEMPERATURE_SEARCH_STEP_SCALE
+            candidate = copy.deepcopy(shared)
+            with scaled_step_budget(TEMPERATURE_SEARCH_WARM_SCALE):
+                candidate._fit_distill(
+                    X_rows,
+                    z_rows,
+                    y_rows,
+                    classes=classes,
+                    temperature=temperature,
+                    hard_label_weight=hard_label_weight,
+                    warm_start=True,
+                )
+            fitted[temperature] = candidate
+            scale = TEMPERATURE_SEARCH_WARM_SCALE if budget else math.nan
+            return candidate, "T = 1 fit", scale
 
-    def predict_proba(candidate: Any, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(candidate.predict_proba(frame(X[rows])))
+        def predict_proba(candidate: Any, rows: np.ndarray) -> np.ndarray:
+            return np.asarray(candidate.predict_proba(frame(X[rows])))
 
-    temperature, table = choose_temperature(
-        fit_candidate, predict_proba, teacher_logits, train_index, valid_index, grid
-    )
+        temperature, table = choose_temperature(
+            fit_candidate, predict_proba, teacher_logits, train_index, valid_index, grid
+        )
     if warm and budget:
         table.loc[table["chosen"], "reason"] += (
             f"; every candidate continued for {_share(TEMPERATURE_SEARCH_WARM_SCALE)} from "

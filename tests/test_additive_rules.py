@@ -296,3 +296,91 @@ def test_block_whitening_scales_a_wide_term_column_by_column() -> None:
     H = 0.25 * dense.T @ dense / n + R.toarray()
     whitened = P_dense.T @ H @ P_dense
     np.testing.assert_allclose(np.diag(whitened), 1.0, atol=1e-6)
+
+
+def _fitted_module(seed: int = 5) -> tuple[np.ndarray, AdditiveClassifier]:
+    rng = np.random.default_rng(seed)
+    columns = [rng.normal(size=600), rng.integers(0, 2, 600), rng.integers(0, 7, 600)]
+    X = np.column_stack([*columns, rng.normal(size=600)])
+    y = (X[:, 0] * X[:, 3] + X[:, 1] - 0.3 * X[:, 2] + rng.normal(size=600) > 0).astype(int)
+    return X, AdditiveClassifier(max_interactions=3, max_iter=30, random_state=0).fit(X, y)
+
+
+def test_design_is_a_canonical_sparse_matrix_that_reproduces_every_term() -> None:
+    """The design is built row by row in table order: sorted column indices, no
+    duplicates and no stored zeros (a binary column reads one knot), and
+    ``bias + D @ table`` is the sum of the terms ``terms`` computes (their own formula),
+    with and without gradients."""
+    X, model = _fitted_module()
+    module = model.module_
+    seen = model._standardise(np.asarray(X, dtype=np.float32))  # what the network sees
+    x = torch.as_tensor(np.asarray(seen), dtype=torch.float64)
+    D = module.design(x)
+    assert D.has_canonical_format and D.has_sorted_indices
+    copy = D.copy()
+    copy.sum_duplicates()
+    copy.eliminate_zeros()
+    assert copy.nnz == D.nnz and np.all(D.data != 0)
+    assert np.all(np.diff(D.indptr) <= 2 * 4 + 4 * int(module.n_pairs))
+    binary_column = D[:, 1 * module.n_knots : 2 * module.n_knots]
+    assert np.all(np.diff(binary_column.indptr) == 1)  # each row on a knot of the 0/1 column
+    with torch.no_grad():
+        mains, pairs = module.terms(x)
+    expected = module.bias.detach() + mains.sum(1) + pairs.sum(1)
+    table = torch.cat([module.main, module.pair]).detach().numpy()
+    np.testing.assert_allclose(D @ table + module.bias.detach().numpy(), expected, atol=1e-12)
+    with torch.no_grad():
+        fast = module(x)
+    slow = module(x)  # parameters require grad: the differentiable path
+    assert slow.requires_grad and not fast.requires_grad
+    np.testing.assert_allclose(fast.numpy(), slow.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(fast[:, 1].numpy(), expected[:, 0].numpy(), atol=1e-12)
+
+
+def test_row_blocks_multiply_like_the_whole_matrix() -> None:
+    from scipy import sparse
+
+    from interpretable_kd.students._additive_solver import RowBlocks
+
+    rng = np.random.default_rng(0)
+    A = sparse.random(101, 37, density=0.2, format="csr", random_state=1)
+    x, g = rng.normal(size=(37, 2)), rng.normal(size=(101, 2))
+    for threads in (1, 3):
+        with RowBlocks(A, threads) as product:
+            assert len(product.blocks) == threads
+            np.testing.assert_allclose(product @ x, A @ x, atol=1e-12)
+            np.testing.assert_allclose(product.rmatmul(g), A.T @ g, atol=1e-12)
+        assert product.pool is None  # the threads end with the block
+
+
+def test_search_cache_keeps_work_for_the_search_and_drops_it_after() -> None:
+    from interpretable_kd._search_hooks import search_cache, search_cached
+
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    rows = np.arange(12.0).reshape(4, 3)
+    assert search_cached(("k",), rows, compute) == 1  # no scope: computed every time
+    assert search_cached(("k",), rows, compute) == 2
+    with search_cache():
+        first = search_cached(("k",), rows, compute)
+        assert search_cached(("k",), rows.copy(), compute) == first  # equal rows hit
+        assert search_cached(("other",), rows, compute) == first + 1  # another key
+        assert search_cached(("k",), rows + 1, compute) == first + 2  # other rows
+        with search_cache():  # nested: the outer store
+            assert search_cached(("k",), rows, compute) == first
+    assert search_cached(("k",), rows, compute) == first + 3  # dropped with the scope
+
+
+def test_threaded_products_fit_the_same_model() -> None:
+    """n_jobs=2 splits the solver's products into two row blocks: the same optimum up to
+    the order of floating-point sums."""
+    X, fitted = _fitted_module()
+    y = (X[:, 0] * X[:, 3] > 0).astype(int)
+    one = clone(fitted).set_params(n_jobs=1).fit(X, y)
+    two = clone(fitted).set_params(n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(one.logits(X), two.logits(X), atol=1e-5)
+    assert one._product_threads(one.module_) == 1 and two._product_threads(two.module_) == 2

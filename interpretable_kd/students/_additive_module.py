@@ -25,15 +25,22 @@ term shares with its features' main effects into them, then centres every term).
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 from scipy import sparse
 
+from .._search_hooks import search_cached
+
 __all__ = ["AdditiveModule", "Basis", "hat_weights", "quantile_knots"]
+
+#: Entries of one row chunk of :meth:`AdditiveModule.design`'s dense scratch arrays.
+DESIGN_CHUNK_ENTRIES = 1_000_000
 
 #: ``(hats, design)`` of some rows: :meth:`AdditiveModule._hats` and
 #: :meth:`AdditiveModule.design`, valid while the module's knots and pairs stay.
-Basis = tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+Basis = tuple[tuple[torch.Tensor, ...], sparse.csr_matrix]
 
 
 def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
@@ -298,23 +305,31 @@ class AdditiveModule(torch.nn.Module):
             Left knot and weight on the first and on the second axis.
         """
         P = int(self.n_pairs)
-        out: list[torch.Tensor] = []
-        for axis in (0, 1):
-            feature = self.pairs[:P, axis]
-            knots, active = self.pair_knots[:P, axis], self.pair_active[:P, axis]
-            main = self.knots[feature]  # (P, K): each pair's feature's main knots
-            # main interval l -> the pair interval holding it: the last pair knot <= t_l
-            lookup = torch.searchsorted(knots.contiguous(), main.contiguous(), right=True) - 1
-            lookup = torch.minimum(lookup.clamp_min(0), (active - 2).clamp_min(0).unsqueeze(1))
-            K = main.shape[1]
-            pair_left = lookup.reshape(-1)[left[:, feature] + torch.arange(P, device=x.device) * K]
-            low = knots[:, 0]
-            high = knots.gather(1, (active - 1).unsqueeze(1)).squeeze(1)
-            value = torch.minimum(torch.maximum(x[:, feature], low), high)
-            lower = knots.T.gather(0, pair_left)
-            upper = knots.T.gather(0, pair_left + 1)
-            out += [pair_left, ((value - lower) / (upper - lower)).clamp(0.0, 1.0)]
-        return out[0], out[1], out[2], out[3]
+        # every pair axis of one feature has the same knots: compute each distinct axis
+        # (a feature and its axis knots) once, then read it for every pair that uses it
+        feature = torch.cat([self.pairs[:P, 0], self.pairs[:P, 1]])
+        knots = torch.cat([self.pair_knots[:P, 0], self.pair_knots[:P, 1]])
+        active = torch.cat([self.pair_active[:P, 0], self.pair_active[:P, 1]])
+        axes = torch.cat([feature.unsqueeze(1).to(knots.dtype), knots], dim=1)
+        _, inverse = torch.unique(axes, dim=0, return_inverse=True)
+        first = torch.full((int(inverse.max()) + 1,), 2 * P, dtype=torch.int64)
+        first = first.scatter_reduce(0, inverse, torch.arange(2 * P), reduce="amin")
+        feature, knots, active = feature[first], knots[first], active[first]
+        main = self.knots[feature]  # (U, K): each axis's feature's main knots
+        # main interval l -> the axis interval holding it: the last axis knot <= t_l
+        lookup = torch.searchsorted(knots.contiguous(), main.contiguous(), right=True) - 1
+        lookup = torch.minimum(lookup.clamp_min(0), (active - 2).clamp_min(0).unsqueeze(1))
+        K = main.shape[1]
+        offsets = torch.arange(feature.shape[0], device=x.device) * K
+        axis_left = lookup.reshape(-1)[left[:, feature] + offsets]  # (n_rows, U)
+        low = knots[:, 0]
+        high = knots.gather(1, (active - 1).unsqueeze(1)).squeeze(1)
+        value = torch.minimum(torch.maximum(x[:, feature], low), high)
+        lower = knots.T.gather(0, axis_left)
+        upper = knots.T.gather(0, axis_left + 1)
+        axis_frac = ((value - lower) / (upper - lower)).clamp(0.0, 1.0)
+        on_i, on_j = inverse[:P], inverse[P:]
+        return axis_left[:, on_i], axis_frac[:, on_i], axis_left[:, on_j], axis_frac[:, on_j]
 
     def _hats(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """``(left, frac, li, fi, lj, fj)``: :func:`hat_weights` of the main effects
@@ -327,18 +342,41 @@ class AdditiveModule(torch.nn.Module):
 
     def basis(self, X: torch.Tensor) -> Basis:
         """``(hats, design)`` of rows X: :meth:`_hats` and :meth:`design`, which stay valid
-        until the knots or the pairs change (the solver and ``purify_and_centre`` share
-        them)."""
-        x = X.to(torch.float64)
+        until the knots or the pairs change (the solver, ``purify_and_centre`` and
+        prediction share them; inside :func:`~interpretable_kd._search_hooks.search_cache`
+        the candidates of one temperature search share them too)."""
+        x = X.detach().cpu().to(torch.float64)
+        key = (self.fingerprint(), "basis")
+        return search_cached(key, x.numpy(), lambda: self._basis(x))
+
+    def _basis(self, x: torch.Tensor) -> Basis:
         hats = self._hats(x)
         return hats, self.design(x, hats)
 
+    def fingerprint(self) -> bytes:
+        """A digest of what the basis depends on (knots, pairs and their grids)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for tensor in (
+            self.knots,
+            self.n_active,
+            self.pairs,
+            self.n_pairs,
+            self.pair_knots,
+            self.pair_active,
+        ):
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        digest.update(np.asarray([self.grid, self.n_knots, self.max_pairs]).tobytes())
+        return digest.digest()
+
     def design(
         self, X: torch.Tensor, hats: tuple[torch.Tensor, ...] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The sparse design: which rows of the weight table each row reads, with which
-        weights (2 entries per feature and row, 4 per pair; those of weight 0, as on a
+    ) -> sparse.csr_matrix:
+        """The sparse design D: which entries of the weight table each row reads, with
+        which weights (2 per feature and row, 4 per pair; those of weight 0, as on a
         one-hot or binary column where every value is a knot, left out).
+
+        Built row by row in table order, so it is a canonical CSR matrix (sorted column
+        indices, no duplicates) with no sorting pass.
 
         Parameters
         ----------
@@ -349,29 +387,59 @@ class AdditiveModule(torch.nn.Module):
 
         Returns
         -------
-        row, index : Tensor of shape (n_entries,), int64
-        weight : Tensor of shape (n_entries,), float64
-            ``z[r] = bias + sum over entries e with row[e] = r of weight[e] *
-            table[index[e]]``, ``table`` the main and pair weights stacked.
+        scipy.sparse.csr_matrix of shape (n_rows, d K + M G^2), float64
+            ``z = bias + D @ table``, ``table`` the main and pair weights stacked.
         """
-        x = X.to(torch.float64)
+        x = X.detach().cpu().to(torch.float64)
+        n = x.shape[0]
         d, K, G = self.n_features, self.n_knots, self.grid
-        left, frac, li, fi, lj, fj = hats if hats is not None else self._hats(x)
-        start = left + torch.arange(d, device=x.device) * K
-        blocks = [(start, 1.0 - frac), (start + 1, frac)]
+        left, frac, li, fi, lj, fj = (
+            t.detach().cpu().numpy() for t in (hats if hats is not None else self._hats(x))
+        )
         P = int(self.n_pairs)
-        if P:
-            cell = d * K + torch.arange(P, device=x.device) * G * G + li * G + lj
-            gi, gj = 1.0 - fi, 1.0 - fj
-            blocks += [(cell, gi * gj), (cell + G, fi * gj), (cell + 1, gi * fj)]
-            blocks += [(cell + G + 1, fi * fj)]
-        rows, index, weight = [], [], []
-        for columns, values in blocks:  # keep the non-zero entries only
-            row, position = torch.nonzero(values, as_tuple=True)
-            rows.append(row)
-            index.append(columns[row, position])
-            weight.append(values[row, position])
-        return torch.cat(rows), torch.cat(index), torch.cat(weight)
+        main_base, pair_base = np.arange(d) * K, d * K + np.arange(P) * G * G
+        width = 2 * d + 4 * P
+        size = self.main.shape[0] + self.pair.shape[0]
+        # int32 indices (scipy's own choice for them: no copy to convert) unless too many
+        kind = np.int32 if n * width < np.iinfo(np.int32).max else np.int64
+        data, indices, counts = [], [], []
+        step = max(1, DESIGN_CHUNK_ENTRIES // max(width, 1))  # rows per chunk: cache-sized
+        for r in range(0, n, step):
+            rows = slice(r, min(r + step, n))
+            start, a = left[rows] + main_base, frac[rows]
+            # per row: feature 0's two knots, feature 1's, ..., then each pair's four
+            # corners in table order (cell, cell + 1, cell + G, cell + G + 1): sorted
+            index = np.empty((start.shape[0], width), dtype=kind)
+            weight = np.empty((start.shape[0], width))
+            index[:, 0 : 2 * d : 2], index[:, 1 : 2 * d : 2] = start, start + 1
+            weight[:, 0 : 2 * d : 2], weight[:, 1 : 2 * d : 2] = 1.0 - a, a
+            if P:
+                cell = pair_base + li[rows] * G + lj[rows]
+                u, v = fi[rows], fj[rows]
+                for corner, (shift, value) in enumerate(
+                    ((0, (1 - u) * (1 - v)), (1, (1 - u) * v), (G, u * (1 - v)), (G + 1, u * v))
+                ):
+                    index[:, 2 * d + corner :: 4] = cell + shift
+                    weight[:, 2 * d + corner :: 4] = value
+            keep = weight != 0.0
+            data.append(weight[keep])
+            indices.append(index[keep])
+            counts.append(keep.sum(1))
+        indptr = np.zeros(n + 1, dtype=kind)
+        if n:
+            np.cumsum(np.concatenate(counts), out=indptr[1:])
+        matrix = sparse.csr_matrix(
+            (
+                np.concatenate(data) if data else np.zeros(0),
+                np.concatenate(indices) if indices else np.zeros(0, kind),
+                indptr,
+            ),
+            shape=(n, size),
+            copy=False,
+        )
+        matrix.has_sorted_indices = True
+        matrix.has_canonical_format = True
+        return matrix
 
     def to_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Logits (n_rows, n_classes): ``[0, z]`` for two classes, else z."""
@@ -381,11 +449,22 @@ class AdditiveModule(torch.nn.Module):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Logits of shape (n_rows, n_classes), float64: ``to_logits(bias + sum of every
-        term)``."""
-        row, index, weight = self.design(X)
+        term)``: a sparse product with the weight table, differentiable in the weights
+        when gradients are on (the mini-batch solver), else one scipy product."""
+        _, D = self.basis(X)
         table = torch.cat([self.main, self.pair])
-        z = torch.zeros(X.shape[0], self.n_out, dtype=table.dtype, device=table.device)
-        z.index_add_(0, row, weight.unsqueeze(1) * table[index])
+        if torch.is_grad_enabled() and table.requires_grad:
+            row = torch.from_numpy(np.repeat(np.arange(D.shape[0]), np.diff(D.indptr)))
+            index = torch.from_numpy(D.indices.astype(np.int64))
+            weight = torch.from_numpy(D.data)
+            z = torch.zeros(X.shape[0], self.n_out, dtype=table.dtype, device=table.device)
+            z.index_add_(
+                0,
+                row.to(table.device),
+                weight.to(table.device).unsqueeze(1) * table[index.to(table.device)],
+            )
+        else:
+            z = torch.from_numpy(D @ table.detach().cpu().numpy()).to(table.device)
         return self.to_logits(self.bias + z)
 
     def terms(
@@ -562,6 +641,37 @@ class AdditiveModule(torch.nn.Module):
         )
         table[feature, :n] += torch.as_tensor(moved, device=table.device)
 
+    def _importance(self, design: sparse.csr_matrix) -> np.ndarray:
+        """Mean |term| over the rows of ``design`` and the outputs, per term (mains, then
+        pairs; a pair measured from its mean ``pair_means``), shape (d + M,).
+
+        A row reads every term through consecutive entries of its design row (at least
+        one: a term's weights sum to 1), so each term's value at each row is a segmented
+        sum of ``weight * table[index]``; the rows are taken in chunks.
+        """
+        d, K, G = self.n_features, self.n_knots, self.grid
+        table = torch.cat([self.main, self.pair]).detach().cpu().numpy()
+        shift = np.zeros((d + self.max_pairs, self.n_out))
+        shift[d:] = self.pair_means.detach().cpu().numpy()
+        columns = np.arange(table.shape[0])
+        term_of = np.where(columns < d * K, columns // K, d + (columns - d * K) // (G * G))
+        total = np.zeros(d + self.max_pairs)
+        n = design.shape[0]
+        step = max(1, DESIGN_CHUNK_ENTRIES // max(1, design.nnz // max(n, 1)))
+        for r in range(0, n, step):
+            chunk = design[r : r + step]
+            term = term_of[chunk.indices]
+            row = np.repeat(np.arange(chunk.shape[0]), np.diff(chunk.indptr))
+            new = np.ones(term.size, dtype=bool)
+            new[1:] = (row[1:] != row[:-1]) | (term[1:] != term[:-1])
+            starts = np.flatnonzero(new)
+            if not starts.size:
+                continue
+            values = np.add.reduceat(chunk.data[:, None] * table[chunk.indices], starts, axis=0)
+            owner = term[starts]
+            total += np.bincount(owner, np.abs(values - shift[owner]).sum(1), minlength=total.size)
+        return total / max(n * self.n_out, 1)
+
     @torch.no_grad()
     def purify_and_centre(self, X: torch.Tensor, basis: Basis | None = None) -> None:
         """Make the decomposition unique on the training rows X.
@@ -599,12 +709,7 @@ class AdditiveModule(torch.nn.Module):
             self._add_to_main(i, self.pair_knots[p, 0, :mi], rows)
             self._add_to_main(j, self.pair_knots[p, 1, :mj], columns)
         # each term's mean over the rows, from the mean of each basis column (linear)
-        _, index, weight = design
-        size = self.main.shape[0] + self.pair.shape[0]
-        column_mean = torch.zeros(size, dtype=torch.float64, device=x.device)
-        column_mean.index_add_(0, index, weight)
-        column_mean /= x.shape[0]
-        del index, weight
+        column_mean = torch.from_numpy(np.asarray(design.mean(axis=0)).ravel()).to(x.device)
         P = int(self.n_pairs)
         cut = self.main.shape[0]
         mean = (column_mean[:cut].view(d, K, 1) * table).sum(1)  # (d, o)
@@ -615,9 +720,5 @@ class AdditiveModule(torch.nn.Module):
         self.bias.add_(mean.sum(0))
         self.pair_means.zero_()
         self.pair_means[:P] = pair_mean[:P]
-        mains, pairs = self.terms(x, hats)
-        importance = torch.zeros(d + self.max_pairs, dtype=torch.float64)
-        importance[:d] = mains.abs().mean((0, 2))
-        importance[d : d + P] = (pairs - self.pair_means[:P]).abs().mean((0, 2))
-        self.importance.copy_(importance)
+        self.importance.copy_(torch.from_numpy(self._importance(design)))
         self.fitted.fill_(1)

@@ -13,7 +13,9 @@ whitened per term (:func:`block_whitening`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -45,6 +47,7 @@ def lbfgs_solve(
     device: torch.device,
     warm: bool = False,
     basis: Basis | None = None,
+    threads: int = 1,
 ) -> list[dict[str, float]]:
     """Fit the module's free parameters to the optimum of the convex objective.
 
@@ -80,6 +83,9 @@ def lbfgs_solve(
         optimum does not make the stopping rule stricter than a cold fit's.
     basis : Basis, optional
         ``module.basis(X_t)``, when already computed.
+    threads : int
+        The design's products run on this many threads, a block of rows each
+        (:class:`RowBlocks`).
 
     Returns
     -------
@@ -88,14 +94,13 @@ def lbfgs_solve(
         ``train_loss`` (loss plus penalty).
     """
     module.cpu()
-    row_t, index_t, weight_t = basis[1] if basis is not None else module.design(X_t.cpu())
-    row, index, weight = row_t.numpy(), index_t.numpy(), weight_t.numpy()
-    del row_t, index_t, weight_t
+    D = basis[1] if basis is not None else module.design(X_t.cpu())
     n = X_t.shape[0]
     o = module.n_out
-    size = module.main.shape[0] + module.pair.shape[0]
     # Diagonal preconditioning: solve for phi = c * theta, c = each basis column's RMS.
-    rms = np.sqrt(np.bincount(index, weight**2, minlength=size) / n)
+    squares = sparse.csr_matrix((D.data * D.data, D.indices, D.indptr), shape=D.shape)
+    rms = np.sqrt((squares.T @ np.ones(n)) / n)
+    del squares
     main_mask, pair_mask = module.free_masks()
     anchored = torch.cat([main_mask, pair_mask]).numpy().ravel() == 0
     free = (rms > 0) & ~anchored
@@ -104,23 +109,21 @@ def lbfgs_solve(
     phi_all = table * c[:, None]
     # Only the free columns are variables (padding and anchored cells are not): the
     # fixed ones add a constant offset to z and a linear and constant part to the penalty.
-    scaled = weight / c[index]  # the design's entries for phi (none is 0)
-    is_free = free[index]
     fixed = ~free
-    offset = np.zeros((n, o))
-    stuck = ~is_free
-    if stuck.any():
-        part = scaled[stuck][:, None] * phi_all[index[stuck]]
-        for k in range(o):
-            offset[:, k] = np.bincount(row[stuck], part[:, k], minlength=n)
+    held = np.where(fixed[:, None], table, 0.0)
+    offset = D @ held if held.any() else np.zeros((n, o))  # 0 in a cold fit
     column = np.cumsum(free) - 1  # a free basis column's number among the variables
+    is_free = free[D.indices]
+    counts = np.add.reduceat(is_free, D.indptr[:-1]) if n else np.zeros(0, np.int64)
+    counts[np.diff(D.indptr) == 0] = 0  # reduceat reads one entry for an empty row
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    kept = D.indices[is_free]
     A = sparse.csr_matrix(
-        (scaled[is_free], (row[is_free], column[index[is_free]])),
-        shape=(n, int(free.sum())),
-    )  # duplicates (two corners on one cell) are summed
-    del row, index, weight, scaled, is_free, stuck
-    A.sum_duplicates()
-    A_T = A.T.tocsr()
+        (D.data[is_free] / c[kept], column[kept], indptr), shape=(n, int(free.sum()))
+    )  # the design for phi: column order kept, so still canonical
+    A.has_canonical_format = True
+    del is_free, kept
     scale_inv = sparse.diags(1.0 / c)
     R = (scale_inv @ module.penalty_matrix(smoothness / n, ridge / n) @ scale_inv).tocsr()
     R_free = R[free][:, free].tocsr()
@@ -139,6 +142,8 @@ def lbfgs_solve(
     z_start = A @ phi_all[free] + offset + module.bias.detach().numpy()
     curvature = row_curvature(module.to_logits(torch.from_numpy(z_start)), targets)
     P, Lt = block_whitening(A, R_free, term, curvature=curvature)
+    product = RowBlocks(A, threads)
+    del A
     start = np.concatenate([module.bias.detach().numpy(), (Lt @ phi_all[free]).ravel()])
     teacher = targets.teacher_log_proba
     targets_cpu = Targets(
@@ -152,13 +157,13 @@ def lbfgs_solve(
     def objective(values: np.ndarray) -> tuple[float, np.ndarray]:
         bias, u = values[:o], values[o:].reshape(width_free, o)
         phi = P @ u
-        z = torch.from_numpy(A @ phi + offset + bias).requires_grad_(True)
+        z = torch.from_numpy(product @ phi + offset + bias).requires_grad_(True)
         loss = loss_fn(z, targets_cpu)
         (grad_z,) = torch.autograd.grad(loss, z)
         g = grad_z.numpy()
         r_phi = R_free @ phi + cross
         total = float(loss.detach()) + float((phi * (r_phi + cross)).sum()) + constant
-        grad = np.concatenate([g.sum(0), P.rmatmul(A_T @ g + 2.0 * r_phi).ravel()])
+        grad = np.concatenate([g.sum(0), P.rmatmul(product.rmatmul(g) + 2.0 * r_phi).ravel()])
         history.append({"epoch": len(history) + 1, "train_loss": total})
         return total, grad
 
@@ -166,21 +171,22 @@ def lbfgs_solve(
     if warm:  # where a cold joint stage would start: the pair weights at 0
         reference = start.copy()
         reference[o + int((columns < main_size).sum()) * o :] = 0.0  # free mains come first
-    _, gradient = objective(reference)  # the starting gradient sets the stopping scale
-    scale = float(np.abs(gradient).max())
-    result = optimize.minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        options={
-            "maxiter": max_iter,
-            "maxfun": max_iter * 5 // 4 + 5,
-            "gtol": tol * max(scale, 1e-12),
-            "ftol": tol * 1e-6,
-            "maxcor": 20,
-        },
-    )
+    with product:
+        _, gradient = objective(reference)  # the starting gradient sets the stopping scale
+        scale = float(np.abs(gradient).max())
+        result = optimize.minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            options={
+                "maxiter": max_iter,
+                "maxfun": max_iter * 5 // 4 + 5,
+                "gtol": tol * max(scale, 1e-12),
+                "ftol": tol * 1e-6,
+                "maxcor": 20,
+            },
+        )
     values = np.asarray(result.x, dtype=np.float64)
     phi_all[free] = P @ values[o:].reshape(width_free, o)
     table = phi_all / c[:, None]
@@ -299,6 +305,53 @@ def block_whitening(
         whiten.append((columns, inverse))
         back.append((columns, np.ascontiguousarray(L.transpose(0, 2, 1))))
     return BlockDiagonal(whiten), BlockDiagonal(back)
+
+
+class RowBlocks:
+    """A CSR matrix cut into ``threads`` blocks of rows whose products run on a thread
+    each (scipy's sparse products release the GIL): ``A @ x`` stacks the blocks' products,
+    ``A^T g`` sums them. Used as a context: the threads live for the block.
+
+    Parameters
+    ----------
+    A : csr_matrix of shape (n_rows, p)
+    threads : int
+        Blocks (and threads), >= 1; one block multiplies on the caller's thread.
+    """
+
+    def __init__(self, A: sparse.csr_matrix, threads: int) -> None:
+        n = A.shape[0]
+        parts = max(1, min(int(threads), n))
+        bounds = np.linspace(0, n, parts + 1).astype(np.int64)
+        self.bounds = bounds
+        self.blocks = [A] if parts == 1 else [A[a:b] for a, b in itertools.pairwise(bounds)]
+        self.pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> RowBlocks:
+        if len(self.blocks) > 1:
+            self.pool = ThreadPoolExecutor(len(self.blocks))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+    def _map(self, work: Callable[[int], np.ndarray]) -> list[np.ndarray]:
+        if self.pool is None:
+            return [work(k) for k in range(len(self.blocks))]
+        return list(self.pool.map(work, range(len(self.blocks))))
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        """``A @ x`` for x of shape (p, k): shape (n_rows, k)."""
+        parts = self._map(lambda k: self.blocks[k] @ x)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def rmatmul(self, g: np.ndarray) -> np.ndarray:
+        """``A^T @ g`` for g of shape (n_rows, k): shape (p, k)."""
+        bounds = self.bounds
+        parts = self._map(lambda k: self.blocks[k].T @ g[bounds[k] : bounds[k + 1]])
+        return parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
 
 
 class BlockDiagonal:

@@ -41,12 +41,13 @@ from .._defaults import (
     ADDITIVE_PAIR_EXACT_VALUES,
     ADDITIVE_PAIR_QUANTILE_KNOTS,
     ADDITIVE_PAIRS_PER_FEATURE,
+    ADDITIVE_PARALLEL_MIN_ENTRIES,
     ADDITIVE_ROWS_PER_PAIR,
     BATCH_SIZE,
     MAX_EPOCHS,
     N_ITER_NO_CHANGE,
 )
-from .._torch_utils import Targets
+from .._torch_utils import Targets, resolve_threads
 from .._training import TorchClassifier
 from .._validation import check_auto_int, check_choice, check_number
 from ..losses import kd_loss_from_log_targets
@@ -158,7 +159,10 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
     max_epochs, batch_size, learning_rate, weight_decay, early_stopping, \
 validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         The shared training loop's settings (``TorchClassifier``); only the "adam"
-        solver uses the epoch, batch and learning-rate settings.
+        solver uses the epoch, batch and learning-rate settings. ``n_jobs`` also sets
+        the threads of the L-BFGS solver's sparse products, each on a block of rows
+        (None: every core once the design holds ``ADDITIVE_PARALLEL_MIN_ENTRIES``
+        entries, 2 million; one below).
 
     Attributes
     ----------
@@ -347,7 +351,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
                 basis,
             )
             if stage == 0 and stages == 2 and module.max_pairs > 0:
-                pairs = self._screen(module, X_t, X_np, targets, seed)
+                pairs = self._screen(module, X_t, X_np, targets, seed, basis)
                 if not pairs:
                     break
                 module.set_pairs(pairs)
@@ -405,7 +409,18 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
                 device=device,
                 warm=warm,
                 basis=basis,
+                threads=self._product_threads(module),
             )
+
+    def _product_threads(self, module: AdditiveModule) -> int:
+        """Threads of the solver's sparse products: ``n_jobs`` as everywhere
+        (:func:`~interpretable_kd._torch_utils.resolve_threads`); for ``None``, every core
+        once the design holds ``ADDITIVE_PARALLEL_MIN_ENTRIES`` entries (rows x (2
+        features + 4 pairs), an upper bound), else one."""
+        if self.n_jobs is not None:
+            return resolve_threads(self.n_jobs, owner=type(self).__name__)
+        entries = getattr(self, "_n_rows", 0) * (2 * module.n_features + 4 * int(module.n_pairs))
+        return resolve_threads(-1) if entries >= ADDITIVE_PARALLEL_MIN_ENTRIES else 1
 
     def _smoothness(self, targets: Targets) -> float:
         """The smoothness weight of this fit: ``smoothness * T^2`` when the loss has a
@@ -422,17 +437,23 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         X_np: np.ndarray,
         targets: Targets,
         seed: int,
+        basis: Basis | None = None,
     ) -> list[tuple[int, int]]:
         """Pairs for the second stage: FAST on the negative gradient of the loss at the
-        main-effects model (for soft targets, ``p_T - p_S`` per row, up to a factor)."""
+        main-effects model (for soft targets, ``p_T - p_S`` per row, up to a factor);
+        ``basis``: the main-effects model's, when the solver made one."""
         n = X_np.shape[0]
         rows = np.arange(n)
         if n > SCREEN_ROWS:
             rows = np.sort(np.random.default_rng(seed).choice(n, SCREEN_ROWS, replace=False))
         picked = torch.as_tensor(rows, device=X_t.device)
         with torch.no_grad():
-            mains, _ = module.terms(X_t[picked])
-        z = (module.bias.detach() + mains.sum(1)).requires_grad_(True)
+            if basis is not None:  # no pairs yet: the design holds the main effects
+                table = torch.cat([module.main, module.pair]).detach().cpu().numpy()
+                mains = torch.from_numpy(basis[1][rows] @ table).to(X_t.device)
+            else:
+                mains = module.terms(X_t[picked])[0].sum(1)
+        z = (module.bias.detach() + mains).requires_grad_(True)
         loss = self._loss(module, z, targets.rows(torch.as_tensor(rows)).to(X_t.device))
         (gradient,) = torch.autograd.grad(loss, z)
         residual = -gradient.cpu().numpy() * len(rows)
