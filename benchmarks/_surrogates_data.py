@@ -26,7 +26,7 @@ LARGE = ("adult", "synthetic_100k")
 SEEDS = (0, 1, 2, 3, 4)
 LARGE_SEEDS = 3  # adult and synthetic_100k: fewer seeds (each is minutes per model)
 TEACHERS = ("MLPTeacher", "HistGradientBoosting")
-EBM_MAX_ROWS = 20_000  # EBM fits on a sample of this many training rows where larger
+EBM_MAX_ROWS = 20_000  # EBM at its defaults (14 bags) fits on a sample this size where larger
 EBM_DEFAULT_SEEDS = (
     1  # EBM at its defaults (14 outer bags, minutes per fit): first seed, not on LARGE
 )

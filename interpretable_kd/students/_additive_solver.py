@@ -5,10 +5,11 @@ The model is linear in its parameters theta (:mod:`._additive_module`): decision
 ``z = A theta + b`` with A the sparse design (2 entries per feature and row, 4 per pair).
 :func:`lbfgs_solve` minimises ``loss(z) + sum_k theta_k^T R theta_k`` (R the smoothness
 and ridge penalty, scaled by 1 / n rows) over all rows at once, with scipy's sparse
-products for A and A^T and scipy's L-BFGS-B (no bounds; compiled, and it spares the
-first fit of a process the second-long import that torch's optimiser triggers) on the
-diagonally preconditioned parameters ``phi = c * theta`` (c: each basis column's RMS),
-whitened per term (:func:`block_whitening`).
+products for A and A^T (on row blocks, a thread each: :class:`RowBlocks`) and scipy's
+L-BFGS-B (no bounds; compiled, and it spares the first fit of a process the second-long
+import that torch's optimiser triggers) on the diagonally preconditioned parameters
+``phi = c * theta`` (c: each basis column's RMS), whitened per term
+(:func:`block_whitening`).
 """
 
 from __future__ import annotations
