@@ -126,7 +126,7 @@ def measure_additive(repeats: int) -> pd.DataFrame:
     DataFrame
         Columns ``rows``, ``design_entries``, ``threads``, ``fit_seconds``.
     """
-    from interpretable_kd.students import AdditiveClassifier
+    from interpretable_kd import AdditiveClassifier
 
     X, y = _data(SIZES["adult"])
     times: dict[int, list[float]] = {1: [], 2: []}
