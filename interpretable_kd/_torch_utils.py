@@ -237,9 +237,10 @@ def resolve_threads(n_jobs: Any = None, rows: int | None = None, owner: str = "n
     than ``THREADS_MIN_ROWS`` (65,536) rows at a time, which covers every training and
     prediction batch the library makes itself; otherwise every available core
     (``len(os.sched_getaffinity(0))``). Measured in ``benchmarks/threads.py`` on breast
-    cancer and adult-size data (MLP student, MLP teacher, depth-4 soft tree): a second
-    thread only added synchronisation, and on busy shared cores it made training 2 to
-    40 times slower, so one thread is never slower at these sizes.
+    cancer and adult-size data (MLP student, MLP teacher, depth-4 soft tree): on idle
+    cores a second thread changed an epoch by -10% to +8% (the latest run), and on busy
+    shared cores an earlier run measured training 2 to 40 times slower with it, so one
+    thread is never much slower at these sizes and sometimes far faster.
 
     Parameters
     ----------
