@@ -359,7 +359,9 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
                 module.set_pairs(pairs)
                 module.to(device)
                 basis = None
-        module.purify_and_centre(X_t, basis)
+        module.cpu()  # the basis lives on the CPU, as the solver's does
+        module.purify_and_centre(X_t.cpu(), basis)
+        module.to(device)
         return history, len(history)
 
     # ---------------------------------------------------------------- temperature search
