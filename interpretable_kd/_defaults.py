@@ -288,6 +288,15 @@ ADDITIVE_MIN_PAIRS = 20
 #: whitened column by column (``_additive_solver.DENSE_BLOCK_MAX``).
 ADDITIVE_PAIR_EXACT_VALUES = 64
 ADDITIVE_PAIR_QUANTILE_KNOTS = 16
+#: ... and on fewer rows fewer spread knots, about PAIR_CELL_ROWS rows per grid cell:
+#: clip(round(sqrt(n / PAIR_CELL_ROWS)), PAIR_MIN_KNOTS, PAIR_QUANTILE_KNOTS), 16 from
+#: 1,024 rows on. A 16 x 16 grid on wine's 124 rows has two cells per row, held only by
+#: the smoothness prior. Measured in benchmarks/surrogates.py (3 seeds, both teachers),
+#: against 16 knots: wine (6 knots) 0.25x -> 0.066x of EBM's time, breast cancer (10)
+#: 0.079x -> 0.054x; fidelity +0.006 / -0.006 (breast cancer, MLP / boosted teacher),
+#: -0.012 / +0.012 (wine, where one test row is 0.019): no change beyond noise.
+ADDITIVE_PAIR_CELL_ROWS = 4
+ADDITIVE_PAIR_MIN_KNOTS = 4
 ADDITIVE_ROWS_PER_PAIR = 64
 ADDITIVE_PAIRS_PER_FEATURE = 3
 #: AdditiveClassifier(n_jobs=None): the L-BFGS solve's sparse products (design A times

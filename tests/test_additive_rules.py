@@ -384,3 +384,29 @@ def test_threaded_products_fit_the_same_model() -> None:
     two = clone(fitted).set_params(n_jobs=2).fit(X, y)
     np.testing.assert_allclose(one.logits(X), two.logits(X), atol=1e-5)
     assert one._product_threads(one.module_) == 1 and two._product_threads(two.module_) == 2
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "knots"), [(10, 4), (124, 6), (398, 10), (1024, 16), (10**6, 16)]
+)
+def test_pair_spread_knots_follow_the_rows(n_rows, knots) -> None:
+    from interpretable_kd.students.additive import pair_spread_knots
+
+    assert pair_spread_knots(n_rows) == knots
+
+
+def test_a_small_fit_spreads_fewer_knots_on_continuous_pair_axes() -> None:
+    """On 200 rows a continuous pair axis gets round(sqrt(200 / 4)) = 7 knots, ends
+    included (about 4 rows a cell); a binary axis keeps its two values."""
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.normal(size=200), rng.normal(size=200), rng.integers(0, 2, 200)])
+    y = (X[:, 0] * X[:, 1] + X[:, 2] > 0.3).astype(int)
+    module = AdditiveClassifier(max_interactions=3, random_state=0).fit(X, y).module_
+    used = int(module.n_pairs)
+    active = {
+        (int(module.pairs[p, axis]), int(module.pair_active[p, axis]))
+        for p in range(used)
+        for axis in (0, 1)
+    }
+    assert {(0, 7), (1, 7)} <= active and (2, 2) in active
+    assert module.grid == 7

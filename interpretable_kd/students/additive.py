@@ -40,7 +40,9 @@ from .._defaults import (
     ADDITIVE_MAX_KNOTS,
     ADDITIVE_MIN_KNOTS,
     ADDITIVE_MIN_PAIRS,
+    ADDITIVE_PAIR_CELL_ROWS,
     ADDITIVE_PAIR_EXACT_VALUES,
+    ADDITIVE_PAIR_MIN_KNOTS,
     ADDITIVE_PAIR_QUANTILE_KNOTS,
     ADDITIVE_PAIRS_PER_FEATURE,
     ADDITIVE_PARALLEL_MIN_ENTRIES,
@@ -57,7 +59,13 @@ from ._additive_module import AdditiveModule, Basis
 from ._additive_readable import AdditiveReadable
 from ._additive_solver import feature_groups, lbfgs_solve, screen_pairs
 
-__all__ = ["FULL_BATCH_CELLS", "AdditiveClassifier", "auto_sizes", "feature_groups"]
+__all__ = [
+    "FULL_BATCH_CELLS",
+    "AdditiveClassifier",
+    "auto_sizes",
+    "feature_groups",
+    "pair_spread_knots",
+]
 
 #: Above this many basis entries (rows x (2 features + 4 pairs)) the mini-batch loop is
 #: used instead of full-batch L-BFGS (about 16 bytes each: ~1 GB).
@@ -107,6 +115,25 @@ def auto_sizes(
     return knots, pairs
 
 
+def pair_spread_knots(n_rows: int) -> int:
+    """Knots of a pair axis spread evenly in rank (``interaction_knots="auto"``, an axis
+    that does not keep a discrete column's values): about ``ADDITIVE_PAIR_CELL_ROWS``
+    rows per cell of a square grid, ``clip(round(sqrt(n / ADDITIVE_PAIR_CELL_ROWS)),
+    ADDITIVE_PAIR_MIN_KNOTS, ADDITIVE_PAIR_QUANTILE_KNOTS)`` for n training rows.
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows n.
+
+    Returns
+    -------
+    int
+    """
+    wanted = round(np.sqrt(max(int(n_rows), 0) / ADDITIVE_PAIR_CELL_ROWS))
+    return int(np.clip(wanted, ADDITIVE_PAIR_MIN_KNOTS, ADDITIVE_PAIR_QUANTILE_KNOTS))
+
+
 class AdditiveClassifier(AdditiveReadable, TorchClassifier):
     """An additive model with pairwise interactions (GA2M), as a distillation student.
 
@@ -135,8 +162,9 @@ class AdditiveClassifier(AdditiveReadable, TorchClassifier):
         whose feature has at most ``ADDITIVE_PAIR_EXACT_VALUES`` (64) distinct values,
         and fewer than the main effect's knot-table width (so each is a main knot), keeps
         them all (a discrete column's steps exactly: ages, counts, pixel levels); any
-        other gets ``ADDITIVE_PAIR_QUANTILE_KNOTS`` (16). The grids are as wide as the
-        widest such axis (``interaction_knots_``).
+        other gets ``clip(round(sqrt(n / 4)), 4, 16)`` for n training rows, spread evenly
+        in rank (:func:`pair_spread_knots`: about 4 rows per grid cell, 16 from 1,024
+        rows on). The grids are as wide as the widest such axis (``interaction_knots_``).
     smoothness : float
         Weight of the squared second differences of every shape (and pair grid) along
         its knots, in units of one row's loss: the penalty added to the mean loss over
@@ -184,7 +212,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         The knot-table width and the most pair terms allowed (``"auto"`` resolved).
     interaction_knots_ : int
         The pair grids' width per axis (``"auto"``: the most values of a discrete column
-        a pair axis keeps whole, at least ``ADDITIVE_PAIR_QUANTILE_KNOTS``).
+        a pair axis keeps whole, at least the spread knots of :func:`pair_spread_knots`).
     """
 
     def __init__(
@@ -253,6 +281,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
             n_rows, int(self.n_features_in_), self.n_knots, self.max_interactions
         )
         self.n_knots_, self.max_interactions_ = knots, pairs
+        self._spread_knots = pair_spread_knots(n_rows)
 
     def _build_module(self, n_features: int, n_classes: int) -> torch.nn.Module:
         wanted = self.__dict__.get("max_interactions_", self.max_interactions)
@@ -261,7 +290,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         if self.interaction_knots == "auto":
             # at most the exact-values cap; a fitted (or loaded) model's own width
             grid = self.__dict__.get("interaction_knots_", ADDITIVE_PAIR_EXACT_VALUES)
-            spread = ADDITIVE_PAIR_QUANTILE_KNOTS
+            spread = self.__dict__.get("_spread_knots", ADDITIVE_PAIR_QUANTILE_KNOTS)
         else:
             grid = spread = int(self.interaction_knots)
         return AdditiveModule(n_features, n_classes, int(knots), pairs, int(grid), spread)
