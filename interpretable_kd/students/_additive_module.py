@@ -312,8 +312,9 @@ class AdditiveModule(torch.nn.Module):
         active = torch.cat([self.pair_active[:P, 0], self.pair_active[:P, 1]])
         axes = torch.cat([feature.unsqueeze(1).to(knots.dtype), knots], dim=1)
         _, inverse = torch.unique(axes, dim=0, return_inverse=True)
-        first = torch.full((int(inverse.max()) + 1,), 2 * P, dtype=torch.int64)
-        first = first.scatter_reduce(0, inverse, torch.arange(2 * P), reduce="amin")
+        device = inverse.device
+        first = torch.full((int(inverse.max()) + 1,), 2 * P, dtype=torch.int64, device=device)
+        first = first.scatter_reduce(0, inverse, torch.arange(2 * P, device=device), reduce="amin")
         feature, knots, active = feature[first], knots[first], active[first]
         main = self.knots[feature]  # (U, K): each axis's feature's main knots
         # main interval l -> the axis interval holding it: the last axis knot <= t_l

@@ -115,13 +115,13 @@ def lbfgs_solve(
     offset = D @ held if held.any() else np.zeros((n, o))  # 0 in a cold fit
     column = np.cumsum(free) - 1  # a free basis column's number among the variables
     is_free = free[D.indices]
-    counts = np.add.reduceat(is_free, D.indptr[:-1]) if n else np.zeros(0, np.int64)
-    counts[np.diff(D.indptr) == 0] = 0  # reduceat reads one entry for an empty row
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
+    kind = D.indices.dtype  # int32 where the design has it: lighter products
+    free_before = np.zeros(D.nnz + 1, dtype=kind)  # free entries before each entry
+    np.cumsum(is_free, out=free_before[1:])
     kept = D.indices[is_free]
     A = sparse.csr_matrix(
-        (D.data[is_free] / c[kept], column[kept], indptr), shape=(n, int(free.sum()))
+        (D.data[is_free] / c[kept], column[kept].astype(kind), free_before[D.indptr]),
+        shape=(n, int(free.sum())),
     )  # the design for phi: column order kept, so still canonical
     A.has_canonical_format = True
     del is_free, kept
