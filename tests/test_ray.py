@@ -42,8 +42,12 @@ EPOCHS = 3
 
 @pytest.fixture(scope="module")
 def cluster() -> Any:
-    """A local Ray cluster with 2 CPUs, shut down after the module."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    """A local Ray cluster with 2 CPUs, shut down after the module. Ray Train's
+    controller polls its workers every 0.2 s instead of 2 s (the processes Ray starts
+    inherit the variable): the same runs, about 7 s less waiting per ``fit_ray``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
