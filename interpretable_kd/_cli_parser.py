@@ -32,8 +32,7 @@ PROG = "interpretable-kd"
 #: ``--temperature``'s help: the default and its grid (``_defaults.TEMPERATURE_GRID``).
 TEMPERATURE_HELP = (
     f"{DISTILL_TEMPERATURE} (default): chosen per student from "
-    f"{', '.join(f'{t:g}' for t in TEMPERATURE_GRID)} by fidelity on held-out training rows "
-    f"(and {min(TEMPERATURE_GRID) / 2:g} when {min(TEMPERATURE_GRID):g} wins); "
+    f"{', '.join(f'{t:g}' for t in TEMPERATURE_GRID)} by fidelity on held-out training rows; "
     f"or a fixed temperature between {MIN_TEMPERATURE:g} and {MAX_TEMPERATURE:g} (below 1 "
     "sharpens, above 1 softens the teacher's probabilities)"
 )

@@ -96,12 +96,6 @@ DISTILL_TEMPERATURE = "auto"
 #: Candidate temperatures of the search: below 1 sharpens (helps a small student match
 #: the teacher's decisions), above 1 softens (helps it match the probabilities).
 TEMPERATURE_GRID = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-#: When the grid's lowest T is the chosen one, the search tries T / 2 too, up to this
-#: many times (the best sharpening may lie past the grid's edge). Measured on COMPAS with
-#: the boosted teacher (additive student, 3 seeds, fixed T): 0.1 -> 0.949, 0.05 -> 0.955,
-#: 0.02 -> 0.952 (EBM, 1 bag: 0.953). Only the sharpening edge: the softening edge (4)
-#: is chosen by step-budget students, for whom a candidate costs a ninth of a fit.
-TEMPERATURE_SEARCH_EDGE_STEPS = 1
 #: The search trains each candidate on at most this many rows (a stratified sample).
 TEMPERATURE_SEARCH_MAX_ROWS = 4000
 #: At least this share of the rows is held out to score the candidates.

@@ -28,10 +28,7 @@ teacher and the student, so :class:`~interpretable_kd.DistilledClassifier` measu
    mismatch of the probabilities the student actually predicts;
 4. choose the highest fidelity, but treat every candidate within ``z`` paired standard
    errors of it as tied (validation noise); among the tied, the lowest KL wins, then the
-   T closest to 1 (smallest ``|log T|``, then the smaller T);
-5. when the chosen T is the grid's lowest, fit one more candidate at half of it
-   (``TEMPERATURE_SEARCH_EDGE_STEPS`` times at most) and choose again: the best
-   sharpening may lie past the grid's edge (COMPAS with a boosted teacher: 0.05).
+   T closest to 1 (smallest ``|log T|``, then the smaller T).
 
 With fewer than ``TEMPERATURE_SEARCH_MIN_VALID_ROWS`` validation rows the candidates
 cannot be told apart, and T = 1 is kept without a search (the table says so in its
@@ -55,9 +52,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from ._defaults import (
-    MIN_TEMPERATURE,
     TEMPERATURE_GRID,
-    TEMPERATURE_SEARCH_EDGE_STEPS,
     TEMPERATURE_SEARCH_MAX_ROWS,
     TEMPERATURE_SEARCH_MIN_VALID_ROWS,
     TEMPERATURE_SEARCH_STEP_SCALE,
@@ -154,10 +149,8 @@ def choose_temperature(
     valid_index: np.ndarray,
     grid: Sequence[float],
     z: float = TEMPERATURE_SEARCH_Z,
-    edge_steps: int = TEMPERATURE_SEARCH_EDGE_STEPS,
 ) -> tuple[float, pd.DataFrame]:
-    """Fit one candidate per temperature and choose the most faithful one; when that is
-    the grid's lowest T, try T / 2 as well (at most ``edge_steps`` times).
+    """Fit one candidate per temperature and choose the most faithful one.
 
     Parameters
     ----------
@@ -177,17 +170,13 @@ def choose_temperature(
         The candidate temperatures, each > 0.
     z : float
         Candidates within ``z`` paired standard errors of the best fidelity count as tied.
-    edge_steps : int
-        Most halvings past the grid's lowest T (``TEMPERATURE_SEARCH_EDGE_STEPS``), each
-        only while the lowest T tried is the chosen one and stays >= the smallest
-        accepted temperature.
 
     Returns
     -------
     temperature : float
         The chosen T.
     table : pandas.DataFrame
-        One row per candidate, by increasing T, with the columns :data:`SEARCH_COLUMNS`:
+        One row per candidate, in grid order, with the columns :data:`SEARCH_COLUMNS`:
         ``start`` and ``step_scale`` (as returned by ``fit_candidate``),
         ``validation_fidelity`` = mean of ``argmax p_S == argmax z_T``,
         ``validation_kl`` = mean ``KL(softmax(z_T) || p_S)`` (nats), ``fit_seconds`` (wall
@@ -198,8 +187,7 @@ def choose_temperature(
     rows: list[tuple[float, float, float, float]] = []
     starts: list[tuple[str, float]] = []
     agree: list[np.ndarray] = []
-
-    def add(temperature: float) -> None:
+    for temperature in grid:
         start = time.perf_counter()
         student, origin, scale = fit_candidate(train_index, float(temperature))
         seconds = time.perf_counter() - start
@@ -208,31 +196,13 @@ def choose_temperature(
         kl = float(kl_divergence(p_teacher, proba))
         rows.append((float(temperature), float(agree[-1].mean()), kl, seconds))
         starts.append((origin, float(scale)))
-
-    for temperature in grid:
-        add(temperature)
     best, reason = _choose(rows, agree, z)
-    added: list[float] = []
-    # the sharpest T won: the best sharpening may lie past the grid's edge
-    while (
-        len(added) < edge_steps
-        and rows[best][0] == min(r[0] for r in rows)
-        and rows[best][0] / 2 >= MIN_TEMPERATURE
-    ):
-        added.append(rows[best][0] / 2)
-        add(added[-1])
-        best, reason = _choose(rows, agree, z)
-    if added:
-        reason += (
-            "; "
-            + ", ".join(f"T = {t:g}" for t in added)
-            + (" tried as well: the grid's lowest T was the most faithful")
-        )
-    order = sorted(range(len(rows)), key=lambda i: rows[i][0])
     table = pd.DataFrame(
         [
-            (*rows[i][:1], *starts[i], *rows[i][1:], i == best, reason if i == best else "")
-            for i in order
+            (t, origin, scale, fidelity, kl, seconds, i == best, reason if i == best else "")
+            for i, ((t, fidelity, kl, seconds), (origin, scale)) in enumerate(
+                zip(rows, starts, strict=True)
+            )
         ],
         columns=list(SEARCH_COLUMNS),
     )

@@ -73,8 +73,7 @@ class DistilledClassifier(ClassifierMixin, BaseEstimator):
             classic global surrogate.
         temperature: "auto" (default) or a number T in [0.01, 100] that softens (T > 1) or sharpens
             (T < 1) the teacher's (and the student's) logits. "auto" fits one candidate
-            per T in ``TEMPERATURE_GRID`` = (0.1, 0.25, 0.5, 1, 2, 4), and at T = 0.05
-            when 0.1 wins (``TEMPERATURE_SEARCH_EDGE_STEPS``), on a stratified part
+            per T in ``TEMPERATURE_GRID`` = (0.1, 0.25, 0.5, 1, 2, 4) on a stratified part
             of the rows (at most ``TEMPERATURE_SEARCH_MAX_ROWS``; a student trained by the
             mini-batch loop continues one shared fit at T = 1 briefly per T: about one
             full fit in all), keeps the T with the

@@ -153,8 +153,7 @@ def distil_and_report(
         Name of the data in the report.
     temperature : float or "auto", default="auto"
         Distillation temperature: "auto" chooses T per student from
-        ``TEMPERATURE_GRID`` (and half its lowest T when that one wins) by fidelity on
-        held-out training rows; a number in
+        ``TEMPERATURE_GRID`` by fidelity on held-out training rows; a number in
         [0.01, 100] is used for every student.
     random_state : int, default=0
         Seed of every student and of the comparison.

@@ -69,9 +69,7 @@ def test_auto_is_the_default_picks_from_the_grid_and_refits_on_every_row(
     kd.fit(X, y)
     table = kd.temperature_search_
     assert list(table.columns) == list(SEARCH_COLUMNS)
-    grid = list(TEMPERATURE_GRID)
-    edge = min(grid) / 2  # tried only when the grid's lowest T won
-    assert table["temperature"].tolist() in (grid, [edge, *grid])
+    assert table["temperature"].tolist() == list(TEMPERATURE_GRID)
     assert table["chosen"].sum() == 1
     chosen = table[table["chosen"]].iloc[0]
     assert isinstance(kd.temperature_, float)
@@ -345,40 +343,3 @@ def test_warm_start_continues_the_fitted_network(binary_data, boosting) -> None:
     assert warm.n_iter_ == 1
     fresh = ShallowMLPClassifier(random_state=0, **frozen)._fit_distill(X, logits, None, **kwargs)
     assert np.abs(fresh.predict_proba(X) - start).max() > 1e-2
-
-
-def test_the_search_looks_past_the_grid_s_lowest_temperature_when_it_wins() -> None:
-    """choose_temperature: when the lowest T of the grid is the most faithful, T / 2 is
-    fitted too (once by default) and may win; an interior winner adds nothing."""
-    from interpretable_kd._temperature import choose_temperature
-
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(400, 2))
-    teacher_class = logits.argmax(1)
-    valid = np.arange(400)
-
-    def run(best_t: float) -> tuple[float, object, list[float]]:
-        fitted: list[float] = []
-
-        def fit(rows, temperature):
-            fitted.append(temperature)
-            return temperature, "scratch", 1.0
-
-        def proba(temperature, rows):
-            # agreement falls with the distance from best_t: 8 rows wrong per step of log2 T
-            wrong = round(float(abs(np.log2(temperature / best_t))) * 8)
-            classes = teacher_class.copy()
-            classes[:wrong] = 1 - classes[:wrong]
-            return np.eye(2)[classes] * 0.98 + 0.01
-
-        chosen, table = choose_temperature(fit, proba, logits, valid, valid, [0.1, 0.5, 1.0])
-        return chosen, table, fitted
-
-    chosen, table, fitted = run(0.05)
-    assert fitted == [0.1, 0.5, 1.0, 0.05] and chosen == 0.05
-    assert table["temperature"].tolist() == [0.05, 0.1, 0.5, 1.0]
-    assert "T = 0.05 tried as well" in table.loc[table["chosen"], "reason"].iloc[0]
-    chosen, table, fitted = run(0.1)  # the edge wins, its half is tried and loses
-    assert fitted == [0.1, 0.5, 1.0, 0.05] and chosen == 0.1
-    chosen, table, fitted = run(0.5)  # an interior winner: the grid alone
-    assert fitted == [0.1, 0.5, 1.0] and chosen == 0.5 and len(table) == 3
