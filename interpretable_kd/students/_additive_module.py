@@ -442,6 +442,11 @@ class AdditiveModule(torch.nn.Module):
         matrix.has_canonical_format = True
         return matrix
 
+    def table_array(self) -> np.ndarray:
+        """The main and pair weights stacked, a detached CPU copy: shape
+        (d K + M G^2, n_out), the rows the design's columns index."""
+        return torch.cat([self.main, self.pair]).detach().cpu().numpy()
+
     def to_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Logits (n_rows, n_classes): ``[0, z]`` for two classes, else z."""
         if self.n_out == 1:
@@ -465,7 +470,7 @@ class AdditiveModule(torch.nn.Module):
                 weight.to(table.device).unsqueeze(1) * table[index.to(table.device)],
             )
         else:
-            z = torch.from_numpy(D @ table.detach().cpu().numpy()).to(table.device)
+            z = torch.from_numpy(D @ self.table_array()).to(table.device)
         return self.to_logits(self.bias + z)
 
     def terms(
@@ -651,7 +656,7 @@ class AdditiveModule(torch.nn.Module):
         sum of ``weight * table[index]``; the rows are taken in chunks.
         """
         d, K, G = self.n_features, self.n_knots, self.grid
-        table = torch.cat([self.main, self.pair]).detach().cpu().numpy()
+        table = self.table_array()
         shift = np.zeros((d + self.max_pairs, self.n_out))
         shift[d:] = self.pair_means.detach().cpu().numpy()
         columns = np.arange(table.shape[0])

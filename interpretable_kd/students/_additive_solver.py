@@ -106,7 +106,7 @@ def lbfgs_solve(
     anchored = torch.cat([main_mask, pair_mask]).numpy().ravel() == 0
     free = (rms > 0) & ~anchored
     c = np.where(rms > 0, rms, 1.0)
-    table = torch.cat([module.main, module.pair]).detach().numpy()
+    table = module.table_array()
     phi_all = table * c[:, None]
     # Only the free columns are variables (padding and anchored cells are not): the
     # fixed ones add a constant offset to z and a linear and constant part to the penalty.

@@ -482,8 +482,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         picked = torch.as_tensor(rows, device=X_t.device)
         with torch.no_grad():
             if basis is not None:  # no pairs yet: the design holds the main effects
-                table = torch.cat([module.main, module.pair]).detach().cpu().numpy()
-                mains = torch.from_numpy(basis[1][rows] @ table).to(X_t.device)
+                mains = torch.from_numpy(basis[1][rows] @ module.table_array()).to(X_t.device)
             else:
                 mains = module.terms(X_t[picked])[0].sum(1)
         z = (module.bias.detach() + mains).requires_grad_(True)
