@@ -8,7 +8,10 @@ linear in its parameters and the distillation objective (:mod:`interpretable_kd.
 plus a smoothness penalty is convex. It is solved on all rows at once by L-BFGS (scipy's
 L-BFGS-B, the loss gradient from torch) in variables that whiten each term's own block
 of the Hessian (:func:`._additive_solver.block_whitening`: adjacent hat functions and
-grid cells are strongly correlated, which made plain L-BFGS crawl), twice: main effects
+grid cells are strongly correlated, which made plain L-BFGS crawl), each pair grid in
+contrasts with zero margins (:func:`._additive_solver.pair_contrasts`: a grid's row and
+column sums are functions of one feature, which the main effects and the other pairs on
+that feature also hold), twice: main effects
 first, then, after a FAST-style screen of the pairs on what the main effects leave, main
 effects and the chosen pairs together; the whitening weighs each row by the loss's
 curvature at the stage's start (:func:`._additive_solver.row_curvature`). With
