@@ -486,3 +486,48 @@ def test_joint_solve_reaches_its_optimum_within_the_default_iterations() -> None
     final = default.history_[-1]["train_loss"]
     best = optimum.history_[-1]["train_loss"]
     assert best <= final <= 1.01 * best
+
+
+def test_a_wide_pair_grid_in_contrasts_is_scaled_there_and_keeps_margins_at_zero() -> None:
+    """A contrast term wider than DENSE_BLOCK_MAX cells is not factored whole: P = K
+    diag(K^T H K)^-1/2, so P^T H P has a unit diagonal there, every column of P is a
+    grid with zero mass-weighted margins, and Lt undoes P."""
+    from scipy import sparse
+
+    from interpretable_kd.students._additive_solver import (
+        DENSE_BLOCK_MAX,
+        block_whitening,
+        centred_basis,
+    )
+
+    rng = np.random.default_rng(4)
+    mi, mj = 20, 16
+    assert mi * mj > DENSE_BLOCK_MAX
+    n = 3000
+    a, b = rng.integers(0, mi, n), rng.integers(0, mj, n)
+    frac = rng.uniform(size=n)  # a row splits its weight between two neighbouring cells
+    grid = np.zeros((n, mi * mj))
+    grid[np.arange(n), a * mj + b] = 1 - frac
+    grid[np.arange(n), a * mj + np.minimum(b + 1, mj - 1)] += frac
+    R = sparse.diags(np.full(mi * mj, 1e-3)).tocsr()
+    mass = grid.sum(axis=0).reshape(mi, mj)
+    factors = (centred_basis(mass.sum(1)), centred_basis(mass.sum(0)))
+    P, Lt = block_whitening(
+        sparse.csr_matrix(grid),
+        R,
+        np.zeros(mi * mj, int),
+        curvature=np.full(n, 0.25),
+        max_rows=n,
+        contrasts={0: factors},
+    )
+    width = (mi - 1) * (mj - 1)
+    P_dense = P.toarray()
+    assert P_dense.shape == (mi * mj, width)
+    H = 0.25 * grid.T @ grid / n + R.toarray()
+    np.testing.assert_allclose(np.diag(P_dense.T @ H @ P_dense), 1.0, atol=1e-6)
+    cells = P_dense.T.reshape(width, mi, mj)
+    np.testing.assert_allclose(np.einsum("a,wab->wb", mass.sum(1), cells), 0.0, atol=1e-9)
+    np.testing.assert_allclose(np.einsum("wab,b->wa", cells, mass.sum(0)), 0.0, atol=1e-9)
+    np.testing.assert_allclose(Lt.toarray() @ P_dense, np.eye(width), atol=1e-9)
+    u = rng.normal(size=(width, 3))
+    np.testing.assert_allclose(P @ u, P_dense @ u, atol=1e-12)

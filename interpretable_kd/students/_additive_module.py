@@ -270,10 +270,9 @@ class AdditiveModule(torch.nn.Module):
     def free_masks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Which parameters the solver moves: all but each shape's first knot and each
         pair grid's first row and column (they keep their values, 0 at the start). The
-        L-BFGS solver frees a pair grid narrow enough to be whitened whole again and
-        moves it in contrasts with zero margins instead
-        (:func:`._additive_solver.pair_contrasts`), which also removes the near-degenerate
-        directions anchoring leaves.
+        L-BFGS solver frees every pair grid's cells again and moves them in contrasts
+        with zero margins instead (:func:`._additive_solver.pair_contrasts`), which also
+        removes the near-degenerate directions anchoring leaves.
 
         This removes the directions the loss cannot see (a constant added to a shape
         and subtracted from the intercept; an additive function moved between a pair

@@ -34,7 +34,8 @@ from ._additive_module import AdditiveModule, Basis
 __all__ = ["feature_groups", "lbfgs_solve", "screen_pairs"]
 
 #: Widest term whose block of the Hessian is whitened as a whole (a 16 x 16 pair grid);
-#: a wider one is scaled column by column (:func:`block_whitening`).
+#: a wider one is scaled column by column, a wider pair grid contrast by contrast
+#: (:func:`block_whitening`).
 DENSE_BLOCK_MAX = 256
 #: Entries of one row chunk of the screen's one-hot bin matrix (8 MB of float64).
 SCREEN_CHUNK_ENTRIES = 1_000_000
@@ -59,9 +60,8 @@ def lbfgs_solve(
 
     Anchored parameters (``module.free_masks``) and padding keep their values and are
     not variables of the solve (they enter as a fixed offset of z and of the penalty);
-    a pair grid of at most ``DENSE_BLOCK_MAX`` active cells has none anchored and moves
-    in its contrasts instead (:func:`pair_contrasts`; the part of a warm start outside
-    them stays put).
+    a pair grid has none anchored and moves in its contrasts instead
+    (:func:`pair_contrasts`; the part of a warm start outside them stays put).
     Stops when the largest gradient entry falls below ``tol`` times its starting value
     (``warm``: its value at the start with every pair weight at 0, where a cold fit's
     joint stage starts), when the loss falls by less than ``tol * 1e-6`` of its size in
@@ -114,8 +114,8 @@ def lbfgs_solve(
     anchored = torch.cat([main_mask, pair_mask]).numpy().ravel() == 0
     free = (rms > 0) & ~anchored
     c = np.where(rms > 0, rms, 1.0)
-    # a pair grid narrow enough to be whitened whole is solved in contrasts: every active
-    # cell is a column (none anchored, none scaled), moved only along (Z_i x Z_j)
+    # a pair grid is solved in contrasts: every active cell is a column (none anchored,
+    # none scaled), moved only along (Z_i kron Z_j)
     contrast = pair_contrasts(module, D)
     for cells, _ in contrast.values():
         free[cells] = True
@@ -241,8 +241,7 @@ def centred_basis(mass: np.ndarray) -> np.ndarray:
 def pair_contrasts(
     module: AdditiveModule, D: sparse.csr_matrix
 ) -> dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]:
-    """Per pair term narrow enough to be whitened whole, its active cells and the
-    contrast basis its weights move in.
+    """Per pair term, its active cells and the contrast basis its weights move in.
 
     A pair grid theta (m_i x m_j active cells) holds functions of x_i alone in its row
     sums and of x_j alone in its column sums: directions the main effects and the other
@@ -271,7 +270,7 @@ def pair_contrasts(
     out: dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
     for p in range(int(module.n_pairs)):
         mi, mj = (int(v) for v in module.pair_active[p])
-        if mi < 2 or mj < 2 or mi * mj > DENSE_BLOCK_MAX:
+        if mi < 2 or mj < 2:
             continue
         a, b = np.meshgrid(np.arange(mi), np.arange(mj), indexing="ij")
         cells = (d * K + p * G * G + a * G + b).ravel()
@@ -378,7 +377,8 @@ def block_whitening(
     # A term wider than DENSE_BLOCK_MAX columns (a pair of discrete columns with many
     # values: each row reads one cell along such an axis, so its cells are nearly
     # uncorrelated) is scaled column by column instead of factored whole.
-    wide = np.bincount(term)[term] > DENSE_BLOCK_MAX
+    contrasts = contrasts or {}
+    wide = (np.bincount(term)[term] > DENSE_BLOCK_MAX) & ~np.isin(term, list(contrasts))
     block_of = np.cumsum(np.concatenate([[True], term[1:] != term[:-1]]) | wide) - 1
     bounds = np.flatnonzero(np.diff(np.concatenate([[-1], block_of, [block_of[-1] + 1]])))
     begins, sizes = bounds[:-1], np.diff(bounds)
@@ -386,8 +386,8 @@ def block_whitening(
     H = sparse.coo_matrix((H.data[within], (H.row[within], H.col[within])), shape=H.shape)
     block = block_of[H.row]
     # a term with a contrast basis K (size x width) is whitened in its span: H_K = K^T H K
-    # = L L^T, P = K L^-T; any other block in its own columns (K = I)
-    contrasts = contrasts or {}
+    # = L L^T, P = K L^-T (one wider than DENSE_BLOCK_MAX is scaled there instead: P = K
+    # diag(H_K)^-1/2); any other block in its own columns (K = I)
     factors = [contrasts.get(int(term[b])) for b in begins.tolist()]
     widths = np.array(
         [
@@ -401,20 +401,41 @@ def block_whitening(
     whiten: list[Blocks] = []
     back: list[Blocks] = []
     shapes = sorted(set(zip(sizes.tolist(), widths.tolist(), rows_first.tolist(), strict=True)))
+    by_block = np.argsort(block, kind="stable")  # H's entries, block by block
+    edges = np.searchsorted(block[by_block], np.arange(begins.size + 1))
     for size, width, first in shapes:  # blocks of one shape are factored together
         which = np.flatnonzero((sizes == size) & (widths == width) & (rows_first == first))
+        span: Factors | None = None
+        Zt: Factors | None = None
+        if first:  # a contrast basis K = Z_i kron Z_j
+            chosen = [contrasts[int(term[begins[k]])] for k in which]
+            span = (np.stack([f[0] for f in chosen]), np.stack([f[1] for f in chosen]))
+            Zt = transposed(span)
+        outputs = begins[which][:, None] + np.arange(size)
+        inputs = in_begins[which][:, None] + np.arange(width)
+        if size > DENSE_BLOCK_MAX:  # a wide pair grid in contrasts: scaled, not factored
+            assert span is not None
+            assert Zt is not None
+            scale = np.empty((which.size, width))
+            for i, k in enumerate(which.tolist()):
+                entries = by_block[edges[k] : edges[k + 1]]
+                scale[i] = contrast_diagonal(
+                    H.row[entries] - begins[k],
+                    H.col[entries] - begins[k],
+                    H.data[entries],
+                    (span[0][i], span[1][i]),
+                )
+            scale += 1e-8 * np.maximum(scale.mean(axis=1, keepdims=True), 1e-12)
+            whiten.append(Blocks(outputs, inputs, 1.0 / np.sqrt(scale), left=span, diagonal=True))
+            back.append(Blocks(inputs, outputs, np.sqrt(scale), right=Zt, diagonal=True))
+            continue
         slot = np.full(begins.size, -1)
         slot[which] = np.arange(which.size)
         dense = np.zeros((which.size, size, size))
         inside = slot[block] >= 0
         b = block[inside]
         dense[slot[b], H.row[inside] - begins[b], H.col[inside] - begins[b]] = H.data[inside]
-        span: Factors | None = None
-        Zt: Factors | None = None
-        if first:  # a contrast basis K = Z_i kron Z_j: H_K = K^T H K
-            chosen = [contrasts[int(term[begins[k]])] for k in which]
-            span = (np.stack([f[0] for f in chosen]), np.stack([f[1] for f in chosen]))
-            Zt = transposed(span)
+        if Zt is not None:  # H_K = K^T H K
             left = kron_apply(*Zt, dense)  # K^T H, then K^T (K^T H)^T = K^T H K (H symmetric)
             dense = kron_apply(*Zt, np.ascontiguousarray(left.transpose(0, 2, 1)))
         jitter = 1e-8 * np.maximum(np.trace(dense, axis1=1, axis2=2) / width, 1e-12)
@@ -429,13 +450,38 @@ def block_whitening(
                 assert info == 0, "a positive definite block has an invertible factor"
                 inverse[k] = L_inv.T
         Lt = np.ascontiguousarray(L.transpose(0, 2, 1))
-        outputs = begins[which][:, None] + np.arange(size)
-        inputs = in_begins[which][:, None] + np.arange(width)
         # P = K L^-T; back: u = L^T K^T phi (K has orthonormal columns), K kept factored
         whiten.append(Blocks(outputs, inputs, inverse, left=span))
-        back.append(Blocks(inputs, outputs, Lt, right=None if span is None else Zt))
+        back.append(Blocks(inputs, outputs, Lt, right=Zt))
     n_in = int(widths.sum())
     return BlockDiagonal(whiten, (p, n_in)), BlockDiagonal(back, (n_in, p))
+
+
+def contrast_diagonal(
+    rows: np.ndarray, columns: np.ndarray, values: np.ndarray, factors: Factors
+) -> np.ndarray:
+    """The diagonal of ``K^T H_t K`` for one pair term t in contrasts, ``K = Z_i kron
+    Z_j``, from the sparse entries of its block of H, without forming K: entry (alpha,
+    beta) is ``sum_e v_e Z_i[a_r, alpha] Z_i[a_c, alpha] Z_j[b_r, beta] Z_j[b_c, beta]``
+    over the entries e = (r, c, v), cell r = (a_r, b_r) in row-major order.
+
+    Parameters
+    ----------
+    rows, columns : ndarray of int, shape (nnz,)
+        The entries' cells, numbered within the term.
+    values : ndarray of shape (nnz,)
+    factors : (ndarray of shape (m_i, m_i - 1), ndarray of shape (m_j, m_j - 1))
+        Z_i and Z_j.
+
+    Returns
+    -------
+    ndarray of shape ((m_i - 1) (m_j - 1),)
+    """
+    first, second = factors
+    a_r, b_r = np.divmod(rows, second.shape[0])
+    a_c, b_c = np.divmod(columns, second.shape[0])
+    weighted = first[a_r] * first[a_c] * values[:, None]
+    return np.asarray(weighted.T @ (second[b_r] * second[b_c])).ravel()
 
 
 class RowBlocks:
@@ -511,10 +557,19 @@ class Blocks:
     blocks: np.ndarray
     left: Factors | None = None
     right: Factors | None = None
+    diagonal: bool = False  # ``blocks`` holds diagonals, shape (B, w)
+
+    def middle(self, y: np.ndarray, transpose: bool = False) -> np.ndarray:
+        """``blocks_b @ y_b`` (or ``blocks_b^T @ y_b``) for y of shape (B, w, k)."""
+        if self.diagonal:
+            return self.blocks[:, :, None] * y
+        return np.matmul(self.blocks.transpose(0, 2, 1) if transpose else self.blocks, y)
 
     def dense(self) -> np.ndarray:
         """The blocks as dense matrices, shape (B, len(rows[b]), len(columns[b]))."""
         out = self.blocks
+        if self.diagonal:
+            out = self.blocks[:, :, None] * np.eye(self.blocks.shape[1])
         if self.right is not None:  # M @ right = (right^T @ M^T)^T
             out = kron_apply(*transposed(self.right), np.ascontiguousarray(out.transpose(0, 2, 1)))
             out = out.transpose(0, 2, 1)
@@ -547,7 +602,7 @@ class BlockDiagonal:
             y = x[group.columns]
             if group.right is not None:
                 y = kron_apply(*group.right, y)
-            y = np.matmul(group.blocks, y)
+            y = group.middle(y)
             if group.left is not None:
                 y = kron_apply(*group.left, y)
             out[group.rows] = y
@@ -560,7 +615,7 @@ class BlockDiagonal:
             y = x[group.rows]
             if group.left is not None:
                 y = kron_apply(*transposed(group.left), y)
-            y = np.matmul(group.blocks.transpose(0, 2, 1), y)
+            y = group.middle(y, transpose=True)
             if group.right is not None:
                 y = kron_apply(*transposed(group.right), y)
             out[group.columns] = y
