@@ -1,8 +1,9 @@
 """What ``temperature="auto"`` (:mod:`interpretable_kd._temperature`) asks of a student.
 
-Three hooks, mixed into :class:`~interpretable_kd._training.TorchClassifier`: whether a
-fit depends on the step budget, whether continuing a fitted candidate to another
-temperature is cheaper than a fit from scratch, and what the final fit on every row may
+Hooks, mixed into :class:`~interpretable_kd._training.TorchClassifier`: whether a fit
+depends on the step budget, whether continuing a fitted candidate to another temperature
+is cheaper than a fit from scratch, how many such continuations may run at once (and the
+process-wide settings to fix while they do), and what the final fit on every row may
 take from the candidate chosen on a sample of them.
 
 And one scope, :func:`search_cache`: while a search runs, its candidates fit and predict
@@ -106,6 +107,29 @@ class TemperatureSearchHooks:
         bool
         """
         return self._fit_uses_step_budget()
+
+    def _search_workers(self) -> int:
+        """How many of the candidates continued from this fitted one (``warm_start=True``)
+        ``temperature="auto"`` may fit at once, a thread each.
+
+        Only a student whose continued fit draws no random numbers, and whose only
+        process-wide settings are those :meth:`_search_parallel_context` fixes for the
+        whole search, may answer more than 1: its candidates then come out exactly as
+        they would one after another. Default: 1.
+
+        Returns
+        -------
+        int
+            >= 1.
+        """
+        return 1
+
+    def _search_parallel_context(self) -> contextlib.AbstractContextManager[Any]:
+        """Process-wide settings (thread counts, the torch random state) that each
+        candidate's fit sets and restores, fixed once on the calling thread while
+        candidates fit in parallel, so that every fit sets the value already in force and
+        its restore cannot undo another's. Default: none."""
+        return contextlib.nullcontext()
 
     def _reuse_search(self, candidate: Any) -> None:
         """Take what the temperature search's chosen candidate found, before the final fit.

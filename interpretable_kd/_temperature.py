@@ -21,8 +21,10 @@ teacher and the student, so :class:`~interpretable_kd.DistilledClassifier` measu
    (``TorchClassifier._fit_uses_step_budget`` is False) has the T = 1 fit as its own
    candidate; the others continue from it, solved to tolerance, when a warm start
    pays (``TorchClassifier._warm_start_pays``: the additive model keeps the T = 1 fit's
-   knots and pair terms), else they are fitted from scratch (the logistic student's
-   L-BFGS/FISTA, fast either way; a non-torch student with ``fit_distill``);
+   knots and pair terms), on as many threads at once as the student allows
+   (``TorchClassifier._search_workers``), else they are fitted from scratch (the
+   logistic student's L-BFGS/FISTA, fast either way; a non-torch student with
+   ``fit_distill``);
 3. score each candidate on the validation part: fidelity (share of rows where the
    student's argmax equals the teacher's) and ``KL(softmax(z_T) || p_S)`` at T = 1, the
    mismatch of the probabilities the student actually predicts;
@@ -41,10 +43,13 @@ two; an exact solver's candidates cost what they did.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -149,6 +154,7 @@ def choose_temperature(
     valid_index: np.ndarray,
     grid: Sequence[float],
     z: float = TEMPERATURE_SEARCH_Z,
+    workers: int = 1,
 ) -> tuple[float, pd.DataFrame]:
     """Fit one candidate per temperature and choose the most faithful one.
 
@@ -170,6 +176,9 @@ def choose_temperature(
         The candidate temperatures, each > 0.
     z : float
         Candidates within ``z`` paired standard errors of the best fidelity count as tied.
+    workers : int
+        Candidates fitted at once, a thread each (1: one after another); the caller
+        makes ``fit_candidate`` safe for that.
 
     Returns
     -------
@@ -180,17 +189,28 @@ def choose_temperature(
         ``start`` and ``step_scale`` (as returned by ``fit_candidate``),
         ``validation_fidelity`` = mean of ``argmax p_S == argmax z_T``,
         ``validation_kl`` = mean ``KL(softmax(z_T) || p_S)`` (nats), ``fit_seconds`` (wall
-        time of the candidate's own fit) and ``chosen`` (True on exactly one row).
+        time of the candidate's own fit; with ``workers > 1`` fits overlap) and ``chosen``
+        (True on exactly one row).
     """
     p_teacher = softmax(np.asarray(teacher_logits[valid_index], dtype=np.float64))
     teacher_class = p_teacher.argmax(axis=1)
     rows: list[tuple[float, float, float, float]] = []
     starts: list[tuple[str, float]] = []
     agree: list[np.ndarray] = []
-    for temperature in grid:
+
+    def timed(temperature: float) -> tuple[Any, str, float, float]:
         start = time.perf_counter()
-        student, origin, scale = fit_candidate(train_index, float(temperature))
-        seconds = time.perf_counter() - start
+        student, origin, scale = fit_candidate(train_index, temperature)
+        return student, origin, scale, time.perf_counter() - start
+
+    fits: Iterable[tuple[Any, str, float, float]]
+    if workers > 1 and len(grid) > 1:  # each task sees the caller's context (search_cache)
+        with ThreadPoolExecutor(min(workers, len(grid))) as pool:
+            tasks = [pool.submit(contextvars.copy_context().run, timed, float(t)) for t in grid]
+            fits = [task.result() for task in tasks]
+    else:
+        fits = (timed(float(t)) for t in grid)  # one at a time
+    for temperature, (student, origin, scale, seconds) in zip(grid, fits, strict=True):
         proba = np.asarray(predict_proba(student, valid_index), dtype=np.float64)
         agree.append((proba.argmax(axis=1) == teacher_class).astype(np.float64))
         kl = float(kl_divergence(p_teacher, proba))
@@ -350,9 +370,20 @@ def search_temperature(
         def predict_proba(candidate: Any, rows: np.ndarray) -> np.ndarray:
             return np.asarray(candidate.predict_proba(frame(X[rows])))
 
-        temperature, table = choose_temperature(
-            fit_candidate, predict_proba, teacher_logits, train_index, valid_index, grid
-        )
+        # continuations of an exact solver's fit may run at once, a thread each, when the
+        # student says they come out the same (TorchClassifier._search_workers)
+        workers = shared._search_workers() if warm and not budget else 1
+        parallel = shared._search_parallel_context() if workers > 1 else contextlib.nullcontext()
+        with parallel:
+            temperature, table = choose_temperature(
+                fit_candidate,
+                predict_proba,
+                teacher_logits,
+                train_index,
+                valid_index,
+                grid,
+                workers=workers,
+            )
     if warm and budget:
         table.loc[table["chosen"], "reason"] += (
             f"; every candidate continued for {_share(TEMPERATURE_SEARCH_WARM_SCALE)} from "
@@ -367,6 +398,8 @@ def search_temperature(
     if reused:
         table.loc[table["temperature"] == 1.0, "fit_seconds"] += start_seconds
     table.attrs["start_seconds"] = 0.0 if reused else start_seconds
+    table.attrs["workers"] = workers
+    table.attrs["search_seconds"] = time.perf_counter() - began  # wall time, fits overlapped
     return temperature, table, fitted[temperature]
 
 

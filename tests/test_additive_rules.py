@@ -531,3 +531,56 @@ def test_a_wide_pair_grid_in_contrasts_is_scaled_there_and_keeps_margins_at_zero
     np.testing.assert_allclose(Lt.toarray() @ P_dense, np.eye(width), atol=1e-9)
     u = rng.normal(size=(width, 3))
     np.testing.assert_allclose(P @ u, P_dense @ u, atol=1e-12)
+
+
+def test_parallel_search_candidates_fit_the_same_models_and_leave_no_global_change(
+    monkeypatch,
+) -> None:
+    """With two search workers the continued candidates fit on two threads at once; each
+    comes out as it does one after another (the same validation table to the bit, the
+    same final model), and torch's thread count and random state, and BLAS's thread
+    limits, are the caller's afterwards."""
+    import pandas as pd
+    from threadpoolctl import threadpool_info
+
+    import interpretable_kd as ikd
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(2400, 5))
+
+    def teacher(rows):
+        z = np.sin(2 * rows[:, 0]) + rows[:, 1] * rows[:, 2] - 0.5 * rows[:, 3] ** 2
+        return np.column_stack([np.zeros(len(rows)), z])
+
+    as_teacher = ikd.as_teacher(teacher, output="logits", classes=[0, 1])
+    torch.manual_seed(123)
+    expected_draw = torch.rand(1)
+    fits = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(AdditiveClassifier, "_search_workers", lambda self, w=workers: w)
+        threads, blas = torch.get_num_threads(), [i["num_threads"] for i in threadpool_info()]
+        torch.manual_seed(123)
+        student = AdditiveClassifier(max_interactions=4, random_state=0)
+        fits[workers] = ikd.DistilledClassifier(as_teacher, student, random_state=0).fit(X)
+        assert torch.equal(torch.rand(1), expected_draw)  # the caller's random state
+        assert torch.get_num_threads() == threads
+        assert [i["num_threads"] for i in threadpool_info()] == blas
+    one, two = fits[1].temperature_search_, fits[2].temperature_search_
+    assert (one.attrs["workers"], two.attrs["workers"]) == (1, 2)
+    columns = ["temperature", "start", "validation_fidelity", "validation_kl", "chosen"]
+    pd.testing.assert_frame_equal(one[columns], two[columns])
+    np.testing.assert_array_equal(fits[1].student_.logits(X), fits[2].student_.logits(X))
+
+
+def test_search_workers_follow_n_jobs() -> None:
+    """An L-BFGS fit's candidates fit on n_jobs threads (None: every core); an Adam fit's
+    one after another (its continuation is step-trained)."""
+    from interpretable_kd._torch_utils import resolve_threads
+
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    y = (X[:, 0] > 0).astype(int)
+    lbfgs = AdditiveClassifier(max_interactions=1, max_iter=10, random_state=0)
+    assert clone(lbfgs).set_params(n_jobs=3).fit(X, y)._search_workers() == 3
+    assert clone(lbfgs).fit(X, y)._search_workers() == resolve_threads(-1)
+    adam = clone(lbfgs).set_params(solver="adam", max_epochs=2).fit(X, y)
+    assert adam._search_workers() == 1
