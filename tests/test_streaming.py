@@ -231,8 +231,10 @@ def test_bad_inputs_name_the_parameter(data: dict[str, Any], tmp_path: Path) -> 
 def test_reading_memory_is_bounded_by_the_batch_not_the_rows(tmp_path: Path) -> None:
     """Regression: Arrow's Parquet pre-buffering kept every column chunk read until the
     file closed (the scoring pass grew by ~80 MB per million rows). Arrow memory during a
-    scan of 200,000 rows in 5,000-row batches stays below a quarter of the data's size
-    (with pre-buffering it holds more than the whole file)."""
+    scan of 200,000 rows in 5,000-row batches stays below half of the data's size (with
+    pre-buffering it holds more than the whole file; a bound of a quarter, 1.2 MB, was
+    once crossed by 0.07 MB in the full suite, where Arrow's pool is the process's and
+    other tests have used it)."""
     X = np.random.default_rng(0).standard_normal((200_000, 6), dtype=np.float32)
     path = tmp_path / "big.parquet"
     pq.write_table(pa.table({f"f{j}": X[:, j] for j in range(6)}), path, row_group_size=5000)
@@ -244,7 +246,7 @@ def test_reading_memory_is_bounded_by_the_batch_not_the_rows(tmp_path: Path) -> 
         held = max(held, pa.total_allocated_bytes() - baseline)
         rows += len(batch)
     assert rows == 200_000
-    assert held < size / 4, (held, size)
+    assert held < size / 2, (held, size)
 
 
 def test_streamed_report_labels_all_rows_and_sample(data: dict[str, Any]) -> None:
