@@ -300,7 +300,9 @@ def search_temperature(
     -------
     temperature : float
     table : pandas.DataFrame
-        As in :func:`choose_temperature`.
+        As in :func:`choose_temperature`; ``attrs``: ``start_seconds`` (the shared T = 1
+        fit's, when it is not a candidate itself), ``workers`` (candidates fitted at once)
+        and ``search_seconds`` (the search's wall time).
     candidate : estimator or None
         The candidate fitted at the chosen T (None when no search ran), for
         ``TorchClassifier._reuse_search``.
@@ -321,6 +323,7 @@ def search_temperature(
         table = pd.DataFrame(
             [(1.0, "", np.nan, np.nan, np.nan, 0.0, True, reason)], columns=list(SEARCH_COLUMNS)
         )
+        table.attrs.update(start_seconds=0.0, workers=1, search_seconds=0.0)
         return 1.0, table, None
 
     y_rows = None if y_index is None else y_index[train_index]

@@ -164,6 +164,7 @@ def test_small_data_keeps_t1_without_a_search(binary_data, boosting) -> None:
     table = kd.temperature_search_
     assert table["temperature"].tolist() == [1.0] and bool(table["chosen"].iloc[0])
     assert "too coarse to tell temperatures apart" in table["reason"].iloc[0]
+    assert table.attrs == {"start_seconds": 0.0, "workers": 1, "search_seconds": 0.0}
 
 
 def test_candidates_within_the_noise_are_tied_and_the_lowest_kl_wins() -> None:
