@@ -19,8 +19,9 @@ teacher and the student, so :class:`~interpretable_kd.DistilledClassifier` measu
    from the same point, so they differ only by T, and six short continuations cost
    less than six fits from scratch. A student solved exactly
    (``TorchClassifier._fit_uses_step_budget`` is False) has the T = 1 fit as its own
-   candidate; the others continue from it, solved to tolerance, when a warm start
-   pays (``TorchClassifier._warm_start_pays``: the additive model keeps the T = 1 fit's
+   candidate; the others continue from it, each for the same number of solver
+   iterations (half a fit's), when a warm start pays
+   (``TorchClassifier._warm_start_pays``: the additive model keeps the T = 1 fit's
    knots and pair terms), on as many threads at once as the student allows
    (``TorchClassifier._search_workers``), else they are fitted from scratch (the
    logistic student's L-BFGS/FISTA, fast either way; a non-torch student with
@@ -342,7 +343,7 @@ def search_temperature(
         start_seconds = time.perf_counter() - began
         # a fit that depends on the step budget continues cheaply from the shared start, and
         # so does an exact solver that says a warm start pays (TorchClassifier._warm_start_pays:
-        # the same terms, solved to tolerance from nearby); any other starts from scratch
+        # the same terms, the same iterations from nearby); any other starts from scratch
         budget = isinstance(shared, TorchClassifier) and shared._fit_uses_step_budget()
         warm = isinstance(shared, TorchClassifier) and shared._warm_start_pays()
 
@@ -394,8 +395,8 @@ def search_temperature(
         )
     elif warm:
         table.loc[table["chosen"], "reason"] += (
-            "; every candidate continued from the fit at T = 1 (the same terms), solved to "
-            "its tolerance"
+            "; every candidate continued from the fit at T = 1 (the same terms) for the same "
+            "number of solver iterations"
         )
     reused = not budget and 1.0 in grid  # the T = 1 fit was that candidate: its time too
     if reused:

@@ -572,6 +572,53 @@ def test_parallel_search_candidates_fit_the_same_models_and_leave_no_global_chan
     np.testing.assert_array_equal(fits[1].student_.logits(X), fits[2].student_.logits(X))
 
 
+def test_a_search_candidate_has_no_gradient_stop(monkeypatch) -> None:
+    """A candidate continued from the T = 1 fit stops only on its iteration budget or a
+    loss that stops falling: a gradient stop scaled at that start (fitted at another T)
+    let a sharp T end after 3 iterations on synthetic_100k, still at the T = 1 model, and
+    win the search by a few rows. A cold fit keeps its gradient stop. The continuation at
+    T = 0.1 reaches the loss of the T = 0.1 fit from scratch (within 10%)."""
+    import copy
+
+    from scipy import optimize
+
+    from interpretable_kd.losses import kd_loss_from_log_targets, log_soften
+    from interpretable_kd.students import _additive_solver
+
+    gtols: list[float] = []
+    real = optimize.minimize
+
+    def minimize(*args, **kwargs):
+        gtols.append(kwargs["options"]["gtol"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_additive_solver.optimize, "minimize", minimize)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 5))
+    z = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] - 0.5 * X[:, 3] ** 2 + 0.3 * X[:, 4]
+    logits = np.column_stack([np.zeros(len(X)), 3.0 * z])
+    kwargs = {"classes": np.array([0, 1]), "hard_label_weight": 0.0}
+    start = AdditiveClassifier(max_interactions=4, random_state=0)
+    start._fit_distill(X, logits, None, temperature=1.0, **kwargs)
+    assert len(gtols) == 2 and min(gtols) > 0  # two cold stages
+    sharp = copy.deepcopy(start)
+    sharp._fit_distill(X, logits, None, temperature=0.1, warm_start=True, **kwargs)
+    assert gtols[2:] == [0.0]
+    cold = AdditiveClassifier(max_interactions=4, random_state=0)
+    cold._fit_distill(X, logits, None, temperature=0.1, **kwargs)
+    teacher = log_soften(torch.as_tensor(logits), 0.1)
+
+    def loss_at_01(student: AdditiveClassifier) -> float:
+        student_logits = torch.as_tensor(student.logits(X), dtype=torch.float64)
+        return float(
+            kd_loss_from_log_targets(
+                student_logits, teacher, temperature=0.1, hard_label_weight=0.0
+            )
+        )
+
+    assert loss_at_01(sharp) <= 1.1 * loss_at_01(cold) < 0.2 * loss_at_01(start)
+
+
 def test_search_workers_follow_n_jobs() -> None:
     """An L-BFGS fit's candidates fit on n_jobs threads (None: every core); an Adam fit's
     one after another (its continuation is step-trained)."""

@@ -365,8 +365,8 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         stages = 1 if warm else 2
         for stage in range(stages):
             # the main-effects stage only feeds the screen: a quarter of the iterations; a
-            # warm start (a fitted model: another temperature's, same rows) is near the
-            # optimum: half
+            # warm start (a fitted model: another temperature's, same rows) is nearby: half,
+            # all of them (no gradient stop), so that candidates at every T get the same
             iterations = None
             if stages == 2 and stage == 0:
                 iterations = int(self.max_iter) // 4
@@ -402,8 +402,9 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
     # ---------------------------------------------------------------- temperature search
     def _warm_start_pays(self) -> bool:
         """True after an L-BFGS fit: a candidate at another temperature keeps this fit's
-        knots and pair terms and is solved to tolerance from its weights, one stage
-        instead of two from scratch (the Adam loop gains nothing)."""
+        knots and pair terms and continues from its weights for half of ``max_iter``
+        (every candidate the same: :func:`~._additive_solver.lbfgs_solve` with ``warm``),
+        one stage instead of two from scratch (the Adam loop gains nothing)."""
         return self.__dict__.get("solver_") == "lbfgs"
 
     def _search_workers(self) -> int:
