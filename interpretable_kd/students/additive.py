@@ -366,7 +366,7 @@ validation_fraction, n_iter_no_change, random_state, verbose, device, n_jobs
         for stage in range(stages):
             # the main-effects stage only feeds the screen: a quarter of the iterations; a
             # warm start (a fitted model: another temperature's, same rows) is nearby: half,
-            # all of them (no gradient stop), so that candidates at every T get the same
+            # all of them (no gradient stop), so that candidates at every T get the same budget
             iterations = None
             if stages == 2 and stage == 0:
                 iterations = int(self.max_iter) // 4
